@@ -1,0 +1,46 @@
+//! # repobus
+//!
+//! Typed Pulp repository events and Copr build events on NATS.
+//!
+//! repobus carries six event types, each with its original system's wire
+//! body unchanged, so existing Pulp and Copr consumers keep working:
+//!
+//! | type | body |
+//! | --- | --- |
+//! | `repo-sync-started` | Pulp 2: `{"repo_id"}` |
+//! | `repo-sync-finished` | Pulp 2's sync result document |
+//! | `repo-publish-started` | Pulp 2: `{"repo_id", "distributor_id"}` |
+//! | `repo-publish-finished` | Pulp 2's publish result document |
+//! | `build-chroot-started` | Copr's fedmsg-era `copr.build.start` body |
+//! | `build-chroot-ended` | Copr's fedmsg-era `copr.build.end` body |
+//!
+//! [`Event::decode`] validates a body against the type's JSON Schema
+//! ([`schema`]) and returns a typed [`Event`] whose accessors answer what
+//! Pulp's and copr-messaging's libraries answer.
+//!
+//! ```
+//! use repobus::Event;
+//!
+//! let body = br#"{"status": 3, "what": "build start", "chroot": "fedora-rawhide-x86_64",
+//!     "ip": null, "user": "churchyard", "who": "worker", "pid": 1, "copr": "python3.8",
+//!     "version": "4.23.8-1.fc31", "build": 945012, "owner": "@python", "pkg": "python-hypothesis"}"#;
+//! let event = Event::decode("org.fedoraproject.prod.copr.build.start", body).unwrap();
+//! assert_eq!(
+//!     event.to_string(),
+//!     r#"Copr Message in project "@python/python3.8": build 945012: chroot "fedora-rawhide-x86_64" started."#
+//! );
+//! assert_eq!(event.usernames(), ["churchyard"]);
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod events;
+pub mod id;
+pub mod schema;
+pub mod time;
+
+pub use error::{DecodeError, Violation};
+pub use events::{Event, EventType};
+pub use id::ResourceId;
+pub use time::Timestamp;
