@@ -37,6 +37,8 @@
 pub mod error;
 pub mod events;
 pub mod id;
+pub mod inspect;
+pub mod iso8601;
 pub mod schema;
 pub mod time;
 

@@ -1,1 +1,7 @@
-fn main() {}
+//! The `repobus` command line: a thin layer over the `repobus` library.
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

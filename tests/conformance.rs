@@ -114,9 +114,16 @@ fn bodies_built_by_repobus_are_valid_for_copr_messaging_rules() {
         .user("churchyard")
         .started();
     let ended = BuildChroot::builder(1, "someone", "proj", "srpm-builds").ended(CoprStatus::Failed);
-    for body in [
-        serde_json::to_value(&started).unwrap(),
-        serde_json::to_value(&ended).unwrap(),
+    let canceled = BuildChroot::builder(7, "@group", "p", "epel-7-x86_64")
+        .package("foo", "2:1.0-1.el7")
+        .user("github.com:someone")
+        .ip("10.0.0.1")
+        .ended(CoprStatus::Canceled);
+    let mut written = String::new();
+    for (topic, body) in [
+        ("copr.build.start", serde_json::to_value(&started).unwrap()),
+        ("copr.build.end", serde_json::to_value(&ended).unwrap()),
+        ("copr.build.end", serde_json::to_value(&canceled).unwrap()),
     ] {
         let rules: [(&str, &[&str]); 12] = [
             ("status", &["number"]),
@@ -142,5 +149,10 @@ fn bodies_built_by_repobus_are_valid_for_copr_messaging_rules() {
             };
             assert!(types.contains(&kind), "{field}: {value} in {body}");
         }
+        written.push_str(&serde_json::json!({"topic": topic, "body": body}).to_string());
+        written.push('\n');
     }
+    // scripts/test.sh hands this file to copr-messaging (validate_built.py).
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("copr-built-bodies.jsonl");
+    std::fs::write(&out, written).unwrap();
 }
