@@ -55,7 +55,7 @@ impl ResourceId {
             .find(|&(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
         {
             return Err(ResourceIdError::BadCharacter {
-                id: id.to_owned(),
+                id: crate::time::shorten(id),
                 character,
                 position,
             });
@@ -131,7 +131,6 @@ impl schemars::JsonSchema for ResourceId {
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         schemars::json_schema!({
             "type": "string",
-            "minLength": 1,
             "pattern": RESOURCE_ID_PATTERN,
         })
     }

@@ -139,6 +139,7 @@ pub fn generate(event_type: EventType) -> Value {
         EventType::BuildChrootEnded => generator.into_root_schema_for::<events::BuildChrootEnded>(),
     };
     let mut generated = schema.to_value();
+    strip_format(&mut generated);
     let (title, description) = title_and_description(event_type);
     let mut out = serde_json::Map::new();
     out.insert("$schema".into(), generated["$schema"].take());
@@ -154,6 +155,22 @@ pub fn generate(event_type: EventType) -> Value {
     }
     out.insert("examples".into(), examples(event_type).into());
     Value::Object(out)
+}
+
+/// Removes `format` keywords (schemars adds `"format": "uint64"`): the rules
+/// are in `minimum` and `pattern`, and strict validators reject unknown
+/// formats.
+fn strip_format(schema: &mut Value) {
+    match schema {
+        Value::Object(map) => {
+            if map.get("format").is_some_and(Value::is_string) && map.contains_key("type") {
+                map.remove("format");
+            }
+            map.values_mut().for_each(strip_format);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_format),
+        _ => {}
+    }
 }
 
 /// The schema file's exact text (pretty JSON and a final newline).
@@ -265,11 +282,15 @@ pub fn validate(event_type: EventType, body: &Value) -> Result<(), DecodeError> 
         .iter_errors(body)
         .map(|e| violation(body, &e))
         .collect();
-    if violations.is_empty() {
-        for field in &compiled.timestamp_fields {
-            if let Some(Err(e)) = body[field].as_str().map(Timestamp::parse) {
-                let mut path = String::from("$");
-                push_key(&mut path, field);
+    for field in &compiled.timestamp_fields {
+        if let Some(Err(e)) = body
+            .get(field)
+            .and_then(Value::as_str)
+            .map(Timestamp::parse)
+        {
+            let mut path = String::from("$");
+            push_key(&mut path, field);
+            if !violations.iter().any(|v| v.path == path) {
                 violations.push(Violation {
                     path,
                     rule: e.to_string(),
@@ -316,12 +337,7 @@ fn violation(body: &Value, error: &jsonschema::ValidationError<'_>) -> Violation
             }
             "is required".to_owned()
         }
-        ValidationErrorKind::Type { kind } => {
-            format!(
-                "{shown} must be of type {}",
-                type_words(&format!("{kind:?}"))
-            )
-        }
+        ValidationErrorKind::Type { .. } => format!("{shown} must be {}", schema_types(error)),
         ValidationErrorKind::Pattern { pattern } => match instance.as_str() {
             Some(s) if pattern == TIMESTAMP_PATTERN => match Timestamp::parse(s) {
                 Err(e) => e.to_string(),
@@ -345,11 +361,35 @@ fn violation(body: &Value, error: &jsonschema::ValidationError<'_>) -> Violation
     Violation { path, rule }
 }
 
-fn type_words(kind: &str) -> String {
-    kind.trim_start_matches("Single(")
-        .trim_start_matches("Multiple(")
-        .trim_end_matches(')')
-        .to_lowercase()
+/// The `type` keyword the error broke, in words: `an integer`, `a string
+/// or null`.
+fn schema_types(error: &jsonschema::ValidationError<'_>) -> String {
+    // jsonschema writes `<value> is not of type "x"` or `... of types "x", "y"`.
+    let text = error.to_string();
+    let names: Vec<String> = text
+        .rsplit_once(" of type")
+        .map(|(_, tail)| {
+            tail.trim_start_matches('s')
+                .split(',')
+                .map(|n| n.trim().trim_matches('"').to_owned())
+                .filter(|n| !n.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let word = |n: &str| match n {
+        "integer" => "an integer".to_owned(),
+        "object" => "an object".to_owned(),
+        "array" => "an array".to_owned(),
+        "null" => "null".to_owned(),
+        other => format!("a {other}"),
+    };
+    let mut words: Vec<String> = names.iter().map(|n| word(n)).collect();
+    words.sort_by_key(|w| w == "null");
+    if words.is_empty() {
+        "of another type".to_owned()
+    } else {
+        words.join(" or ")
+    }
 }
 
 /// A value for an error message, cut to a readable length.

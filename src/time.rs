@@ -19,6 +19,16 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// [`Timestamp::parse`].
 pub const TIMESTAMP_PATTERN: &str = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]+)?)?(Z|[+-]00:?00)$";
 
+/// Cuts text quoted in an error message to 64 characters.
+pub(crate) fn shorten(text: &str) -> String {
+    if text.chars().count() <= 64 {
+        text.to_owned()
+    } else {
+        let cut: String = text.chars().take(61).collect();
+        format!("{cut}...")
+    }
+}
+
 /// Why a timestamp was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{input:?} is not a UTC ISO 8601 date-time like 2012-07-06T15:49:11Z: {reason}")]
@@ -30,7 +40,7 @@ pub struct TimestampError {
 impl TimestampError {
     fn new(input: &str, reason: impl Into<String>) -> Self {
         TimestampError {
-            input: input.to_owned(),
+            input: shorten(input),
             reason: reason.into(),
         }
     }
@@ -178,6 +188,9 @@ impl schemars::JsonSchema for Timestamp {
 /// criteria (`--after`) and schedules all go through it.
 pub fn parse_datetime(input: &str) -> Result<DateTime<Utc>, TimestampError> {
     let err = |reason: String| TimestampError::new(input, reason);
+    if input.len() > 64 {
+        return Err(err("longer than any date-time".to_owned()));
+    }
     let (date_part, time_part) = match input.split_once('T') {
         Some((d, t)) => (d, Some(t)),
         None => (input, None),

@@ -113,12 +113,15 @@ impl Serialize for CoprStatus {
 
 impl<'de> Deserialize<'de> for CoprStatus {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let code = i64::deserialize(deserializer)?;
-        CoprStatus::from_code(code).ok_or_else(|| {
-            serde::de::Error::custom(format!(
-                "{code} is not one of Copr's StatusEnum values (0-9 or 1000)"
-            ))
-        })
+        let code = crate::events::integer(deserializer)?;
+        i64::try_from(code)
+            .ok()
+            .and_then(CoprStatus::from_code)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "{code} is not one of Copr's StatusEnum values (0-9 or 1000)"
+                ))
+            })
     }
 }
 
@@ -158,6 +161,7 @@ pub struct BuildChroot {
     /// The program that sent this message.
     pub who: String,
     /// Process ID of the sender.
+    #[serde(deserialize_with = "crate::events::non_negative")]
     pub pid: u64,
     /// Name of the Copr project.
     pub copr: String,
@@ -167,6 +171,7 @@ pub struct BuildChroot {
     #[schemars(required)]
     pub version: Option<String>,
     /// Copr build ID.
+    #[serde(deserialize_with = "crate::events::non_negative")]
     pub build: u64,
     /// Owner of the project: a user name, or `@group` for a group.
     pub owner: String,
@@ -463,14 +468,43 @@ impl BuildChrootBuilder {
 }
 
 /// `build-chroot-started`: a Copr worker is about to build in one chroot.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+///
+/// Serializes as its [`BuildChroot`] body. A body that carries an unknown
+/// `msg` field is written inside a fedmsg envelope `{"msg": body}`, since
+/// Copr's decoders (and repobus's) unwrap any top-level `msg`.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(transparent)]
 pub struct BuildChrootStarted(pub BuildChroot);
 
 /// `build-chroot-ended`: a Copr worker finished a build in one chroot.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+///
+/// Serializes like [`BuildChrootStarted`].
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(transparent)]
 pub struct BuildChrootEnded(pub BuildChroot);
+
+fn serialize_copr<S: Serializer>(body: &BuildChroot, serializer: S) -> Result<S::Ok, S::Error> {
+    if body.extra.contains_key("msg") {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry("msg", body)?;
+        map.end()
+    } else {
+        body.serialize(serializer)
+    }
+}
+
+impl Serialize for BuildChrootStarted {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serialize_copr(&self.0, serializer)
+    }
+}
+
+impl Serialize for BuildChrootEnded {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serialize_copr(&self.0, serializer)
+    }
+}
 
 impl BuildChrootStarted {
     /// copr-messaging's summary: `Copr Message in project "o/p": build N: chroot "c" started.`

@@ -410,6 +410,39 @@ impl Serialize for Event {
     }
 }
 
+/// Deserializes a JSON integer, with a clear message for a negative number
+/// or a number written with a fraction or exponent (`1.0`, `1e3`).
+pub(crate) fn integer<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i128, D::Error> {
+    struct Visitor;
+    impl serde::de::Visitor<'_> for Visitor {
+        type Value = i128;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an integer")
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<i128, E> {
+            Ok(i128::from(v))
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<i128, E> {
+            Ok(i128::from(v))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<i128, E> {
+            Err(E::custom(format!(
+                "{v:?} must be written as an integer, without a fraction or exponent"
+            )))
+        }
+    }
+    deserializer.deserialize_any(Visitor)
+}
+
+/// [`integer`] for fields that must be non-negative and fit in 64 bits.
+pub(crate) fn non_negative<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<u64, D::Error> {
+    let n = integer(deserializer)?;
+    u64::try_from(n)
+        .map_err(|_| serde::de::Error::custom(format!("{n} must be a non-negative integer")))
+}
+
 /// Schema of a field that must be present and holds a string or null.
 pub(crate) fn nullable_string(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({ "type": ["string", "null"] })

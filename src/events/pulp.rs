@@ -198,7 +198,11 @@ impl Outcome {
     }
 
     fn summary_tail(&self) -> String {
-        match self.error_message.as_deref().map(first_line) {
+        match self
+            .error_message
+            .as_deref()
+            .map(|m| first_line(m).trim_end_matches('.'))
+        {
             Some(message) if !message.is_empty() => {
                 format!("finished as \"{}\": {}", self.result, message)
             }
@@ -230,10 +234,13 @@ pub struct RepoSyncFinished {
     /// ID of the importer that ran the sync.
     pub importer_id: ResourceId,
     /// Number of units added to the repository.
+    #[serde(deserialize_with = "crate::events::non_negative")]
     pub added_count: u64,
     /// Number of units updated in the repository.
+    #[serde(deserialize_with = "crate::events::non_negative")]
     pub updated_count: u64,
     /// Number of units removed from the repository.
+    #[serde(deserialize_with = "crate::events::non_negative")]
     pub removed_count: u64,
     /// Pulp's document namespace: always `repo_sync_results`.
     #[serde(rename = "_ns")]

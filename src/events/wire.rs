@@ -180,6 +180,12 @@ fn stomp_to_fedmsg(event_type: EventType, body: Value) -> Result<Value, DecodeEr
     let status_text = text(&map, "status_int").unwrap_or_default();
     let status = python_int(&status_text)
         .ok_or_else(|| bad("$.status_int", format!("{status_text:?} is not an integer")))?;
+    if crate::events::CoprStatus::from_code(status).is_none() {
+        return Err(bad(
+            "$.status_int",
+            format!("{status_text:?} is not one of Copr's StatusEnum values (0-9 or 1000)"),
+        ));
+    }
     let (pkg, version) = match map.get("package").and_then(Value::as_str) {
         None | Some("None-None") => (Value::Null, Value::Null),
         Some(nevr) => split_nevr(nevr),
