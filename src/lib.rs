@@ -34,12 +34,20 @@
 
 #![warn(missing_docs)]
 
+pub mod bus;
+pub mod criteria;
+pub mod envelope;
 pub mod error;
 pub mod events;
+pub mod history;
 pub mod id;
 pub mod inspect;
 pub mod iso8601;
+pub mod local;
 pub mod schema;
+#[cfg(feature = "server")]
+pub mod service;
+pub mod subject;
 pub mod time;
 
 pub use error::{DecodeError, Violation};

@@ -1,8 +1,15 @@
 //! Command-line parsing and dispatch. Each command lives in its own module
 //! and calls the library; nothing here knows about wire formats.
 
+mod criteria_args;
 mod inspect;
+mod nats;
+mod publish;
+mod schedule;
 mod schemas;
+mod search;
+mod serve;
+mod tail;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,6 +22,8 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    nats: nats::NatsArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -34,15 +43,56 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Run the HTTP ingest service (starts a local nats-server when none is
+    /// given and nothing listens on localhost:4222).
+    Serve(serve::ServeArgs),
+    /// Publish one body (prints the ack) or every line of a JSON Lines file.
+    Publish(publish::PublishArgs),
+    /// Print events as they arrive, one JSON line (or summary line) each.
+    Tail(tail::TailArgs),
+    /// Search the stream's history with Pulp's criteria.
+    Search(search::SearchArgs),
+    /// Print the next runs of an ISO 8601 schedule (PT1H, R5/2007-07-05T23:16Z/P1D, ...).
+    Schedule {
+        /// The schedule: `[Rn/][start/]duration`.
+        expression: String,
+        /// Evaluate at this UTC date-time instead of now.
+        #[arg(long)]
+        now: Option<String>,
+        /// How many runs to print.
+        #[arg(long, default_value_t = 5)]
+        count: usize,
+    },
 }
 
 /// Parses the command line and runs the command. Exit codes: 0 success,
 /// 1 failure, 2 usage.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    let default_log = if matches!(cli.command, Command::Serve(_)) {
+        "info"
+    } else {
+        "warn"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("REPOBUS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
     let result = match cli.command {
         Command::Inspect { file } => inspect::run(file.as_deref()),
         Command::Schemas { out, check } => schemas::run(&out, check),
+        Command::Schedule {
+            expression,
+            now,
+            count,
+        } => schedule::run(&expression, now.as_deref(), count),
+        Command::Serve(args) => block_on(serve::run(args, cli.nats)),
+        Command::Publish(args) => block_on(publish::run(args, cli.nats)),
+        Command::Tail(args) => block_on(tail::run(args, cli.nats)),
+        Command::Search(args) => block_on(search::run(args, cli.nats)),
     };
     match result {
         Ok(code) => code,
@@ -51,6 +101,16 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn block_on(
+    command: impl std::future::Future<Output = Result<ExitCode, String>>,
+) -> Result<ExitCode, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?
+        .block_on(command)
 }
 
 /// Opens `file` for reading, or standard input for `None` and `-`.

@@ -1,0 +1,414 @@
+//! Operation guards: a started event always gets its finished event.
+//!
+//! [`Publisher::start_sync`] publishes `repo-sync-started` and returns an
+//! [`Operation`]; finishing it publishes `repo-sync-finished` with the
+//! start and completion times, the counts and, on failure, the error
+//! message, exception and traceback. An `Operation` dropped without being
+//! finished publishes a `canceled` result in the background, and
+//! [`Publisher::run_sync`] turns an error or a panic of the guarded code
+//! into an `error` result. The same holds for publishes.
+//!
+//! ```no_run
+//! # async fn demo(publisher: repobus::bus::Publisher) -> Result<(), Box<dyn std::error::Error>> {
+//! use repobus::bus::SyncReport;
+//!
+//! let report = publisher
+//!     .run_sync("pulp-f17".parse()?, "yum_importer".parse()?, "yum_importer".parse()?, || async {
+//!         // ... synchronize the repository ...
+//!         Ok::<_, std::io::Error>(SyncReport { added_count: 12, ..SyncReport::default() })
+//!     })
+//!     .await?;
+//! # Ok(()) }
+//! ```
+
+use std::fmt::Display;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt;
+use serde_json::{Map, Value};
+
+use super::publisher::{PublishAck, PublishError, Publisher};
+use crate::events::{
+    Event, Extra, Outcome, PublishResultsNs, PulpResult, RepoPublishFinished, RepoPublishStarted,
+    RepoSyncFinished, RepoSyncStarted, SyncResultsNs,
+};
+use crate::{ResourceId, Timestamp};
+
+/// What a finished sync reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncReport {
+    /// Units added.
+    pub added_count: u64,
+    /// Units updated.
+    pub updated_count: u64,
+    /// Units removed.
+    pub removed_count: u64,
+    /// The importer's summary (opaque JSON).
+    pub summary: Value,
+    /// The importer's details (opaque JSON).
+    pub details: Value,
+}
+
+impl Default for SyncReport {
+    fn default() -> Self {
+        SyncReport {
+            added_count: 0,
+            updated_count: 0,
+            removed_count: 0,
+            summary: Value::Object(Map::new()),
+            details: Value::Object(Map::new()),
+        }
+    }
+}
+
+/// What a finished publish reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublishReport {
+    /// The distributor's summary (opaque JSON).
+    pub summary: Value,
+    /// The distributor's details (opaque JSON).
+    pub details: Value,
+}
+
+impl Default for PublishReport {
+    fn default() -> Self {
+        PublishReport {
+            summary: Value::Object(Map::new()),
+            details: Value::Object(Map::new()),
+        }
+    }
+}
+
+/// Why a guarded operation did not return its report.
+#[derive(Debug, thiserror::Error)]
+pub enum OperationError<E> {
+    /// The started or finished event could not be published.
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+    /// The guarded code returned an error; an `error` result was published.
+    #[error("the operation failed: {0}")]
+    Failed(E),
+    /// The guarded code panicked; an `error` result was published.
+    #[error("the operation panicked: {0}")]
+    Panicked(String),
+}
+
+#[derive(Debug, Clone)]
+enum Kind {
+    Sync {
+        importer_type_id: ResourceId,
+        importer_id: ResourceId,
+    },
+    Publish {
+        distributor_type_id: ResourceId,
+        distributor_id: ResourceId,
+    },
+}
+
+/// A started sync or publish whose finished event is still owed.
+#[derive(Debug)]
+pub struct Operation {
+    publisher: Publisher,
+    repo_id: ResourceId,
+    kind: Kind,
+    started: Timestamp,
+    finished: bool,
+}
+
+struct Ending {
+    result: PulpResult,
+    counts: (u64, u64, u64),
+    summary: Value,
+    details: Value,
+    error_message: Option<String>,
+    exception: Option<String>,
+    traceback: Option<String>,
+}
+
+impl Ending {
+    fn bare(result: PulpResult) -> Self {
+        Ending {
+            result,
+            counts: (0, 0, 0),
+            summary: Value::Null,
+            details: Value::Null,
+            error_message: None,
+            exception: None,
+            traceback: None,
+        }
+    }
+}
+
+impl Operation {
+    /// When the operation started.
+    pub fn started(&self) -> &Timestamp {
+        &self.started
+    }
+
+    /// The repository.
+    pub fn repo_id(&self) -> &ResourceId {
+        &self.repo_id
+    }
+
+    fn finished_event(&self, ending: Ending) -> Event {
+        let id = uuid::Uuid::now_v7().simple().to_string();
+        let outcome = Outcome {
+            // A 32-digit hex string is always a valid resource ID.
+            id: ResourceId::new(id).unwrap_or_else(|_| self.repo_id.clone()),
+            result: ending.result,
+            started: self.started.clone(),
+            completed: Timestamp::now(),
+            exception: ending.exception,
+            traceback: ending.traceback,
+            error_message: ending.error_message,
+            report_summary: ending.summary,
+            report_details: ending.details,
+        };
+        match &self.kind {
+            Kind::Sync {
+                importer_type_id,
+                importer_id,
+            } => Event::RepoSyncFinished(RepoSyncFinished {
+                repo_id: self.repo_id.clone(),
+                importer_type_id: importer_type_id.clone(),
+                importer_id: importer_id.clone(),
+                added_count: ending.counts.0,
+                updated_count: ending.counts.1,
+                removed_count: ending.counts.2,
+                ns: SyncResultsNs::RepoSyncResults,
+                outcome,
+                extra: Extra::new(),
+            }),
+            Kind::Publish {
+                distributor_type_id,
+                distributor_id,
+            } => Event::RepoPublishFinished(RepoPublishFinished {
+                repo_id: self.repo_id.clone(),
+                distributor_type_id: distributor_type_id.clone(),
+                distributor_id: distributor_id.clone(),
+                ns: PublishResultsNs::RepoPublishResults,
+                outcome,
+                extra: Extra::new(),
+            }),
+        }
+    }
+
+    async fn end(mut self, ending: Ending) -> Result<PublishAck, PublishError> {
+        self.finished = true;
+        let event = self.finished_event(ending);
+        self.publisher.publish(&event).await
+    }
+
+    /// Finishes a sync with `success` and its counts and reports.
+    pub async fn finish_sync(self, report: SyncReport) -> Result<PublishAck, PublishError> {
+        self.end(Ending {
+            counts: (
+                report.added_count,
+                report.updated_count,
+                report.removed_count,
+            ),
+            summary: report.summary,
+            details: report.details,
+            ..Ending::bare(PulpResult::Success)
+        })
+        .await
+    }
+
+    /// Finishes a publish with `success` and its reports.
+    pub async fn finish_publish(self, report: PublishReport) -> Result<PublishAck, PublishError> {
+        self.end(Ending {
+            summary: report.summary,
+            details: report.details,
+            ..Ending::bare(PulpResult::Success)
+        })
+        .await
+    }
+
+    /// Finishes with `failed`: the importer or distributor reported failure.
+    pub async fn fail(self, error_message: impl Into<String>) -> Result<PublishAck, PublishError> {
+        self.end(Ending {
+            error_message: Some(error_message.into()),
+            ..Ending::bare(PulpResult::Failed)
+        })
+        .await
+    }
+
+    /// Finishes with `error`, an error message, and optionally the
+    /// exception and traceback.
+    pub async fn error(
+        self,
+        error_message: impl Into<String>,
+        exception: Option<String>,
+        traceback: Option<String>,
+    ) -> Result<PublishAck, PublishError> {
+        self.end(Ending {
+            error_message: Some(error_message.into()),
+            exception,
+            traceback,
+            ..Ending::bare(PulpResult::Error)
+        })
+        .await
+    }
+
+    /// Finishes with `canceled`.
+    pub async fn cancel(self) -> Result<PublishAck, PublishError> {
+        self.end(Ending::bare(PulpResult::Canceled)).await
+    }
+}
+
+impl Drop for Operation {
+    fn drop(&mut self) {
+        if !self.finished {
+            tracing::warn!(repo_id = %self.repo_id, "operation dropped unfinished; publishing a canceled result");
+            let event = self.finished_event(Ending {
+                error_message: Some("the operation was dropped before it finished".into()),
+                ..Ending::bare(PulpResult::Canceled)
+            });
+            self.publisher.publish_detached(event);
+        }
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}
+
+impl Publisher {
+    /// Publishes `repo-sync-started` and returns the guard that owes
+    /// `repo-sync-finished`.
+    pub async fn start_sync(
+        &self,
+        repo_id: ResourceId,
+        importer_type_id: ResourceId,
+        importer_id: ResourceId,
+    ) -> Result<Operation, PublishError> {
+        let started = Timestamp::now();
+        self.publish(&RepoSyncStarted::new(repo_id.clone()).into())
+            .await?;
+        Ok(Operation {
+            publisher: self.clone(),
+            repo_id,
+            kind: Kind::Sync {
+                importer_type_id,
+                importer_id,
+            },
+            started,
+            finished: false,
+        })
+    }
+
+    /// Publishes `repo-publish-started` and returns the guard that owes
+    /// `repo-publish-finished`.
+    pub async fn start_publish(
+        &self,
+        repo_id: ResourceId,
+        distributor_type_id: ResourceId,
+        distributor_id: ResourceId,
+    ) -> Result<Operation, PublishError> {
+        let started = Timestamp::now();
+        self.publish(&RepoPublishStarted::new(repo_id.clone(), distributor_id.clone()).into())
+            .await?;
+        Ok(Operation {
+            publisher: self.clone(),
+            repo_id,
+            kind: Kind::Publish {
+                distributor_type_id,
+                distributor_id,
+            },
+            started,
+            finished: false,
+        })
+    }
+
+    /// Runs a sync under a guard: `success` with the report when `work`
+    /// returns it, `error` when it returns an error or panics.
+    pub async fn run_sync<F, Fut, E>(
+        &self,
+        repo_id: ResourceId,
+        importer_type_id: ResourceId,
+        importer_id: ResourceId,
+        work: F,
+    ) -> Result<SyncReport, OperationError<E>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<SyncReport, E>>,
+        E: Display,
+    {
+        let op = self
+            .start_sync(repo_id, importer_type_id, importer_id)
+            .await?;
+        match AssertUnwindSafe(work()).catch_unwind().await {
+            Ok(Ok(report)) => {
+                op.finish_sync(report.clone()).await?;
+                Ok(report)
+            }
+            Ok(Err(e)) => {
+                op.error(
+                    e.to_string(),
+                    Some(std::any::type_name::<E>().to_owned()),
+                    None,
+                )
+                .await?;
+                Err(OperationError::Failed(e))
+            }
+            Err(panic) => {
+                let message = panic_message(panic.as_ref());
+                op.error(
+                    format!("panicked: {message}"),
+                    Some("panic".to_owned()),
+                    None,
+                )
+                .await?;
+                Err(OperationError::Panicked(message))
+            }
+        }
+    }
+
+    /// Runs a publish under a guard, like [`Publisher::run_sync`].
+    pub async fn run_publish<F, Fut, E>(
+        &self,
+        repo_id: ResourceId,
+        distributor_type_id: ResourceId,
+        distributor_id: ResourceId,
+        work: F,
+    ) -> Result<PublishReport, OperationError<E>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<PublishReport, E>>,
+        E: Display,
+    {
+        let op = self
+            .start_publish(repo_id, distributor_type_id, distributor_id)
+            .await?;
+        match AssertUnwindSafe(work()).catch_unwind().await {
+            Ok(Ok(report)) => {
+                op.finish_publish(report.clone()).await?;
+                Ok(report)
+            }
+            Ok(Err(e)) => {
+                op.error(
+                    e.to_string(),
+                    Some(std::any::type_name::<E>().to_owned()),
+                    None,
+                )
+                .await?;
+                Err(OperationError::Failed(e))
+            }
+            Err(panic) => {
+                let message = panic_message(panic.as_ref());
+                op.error(
+                    format!("panicked: {message}"),
+                    Some("panic".to_owned()),
+                    None,
+                )
+                .await?;
+                Err(OperationError::Panicked(message))
+            }
+        }
+    }
+}

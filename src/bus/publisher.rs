@@ -1,0 +1,273 @@
+//! The typed publisher.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::context::PublishErrorKind;
+use async_nats::jetstream::message::PublishMessage;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use tokio_util::task::TaskTracker;
+
+use super::Bus;
+use crate::envelope::{Envelope, EnvelopeError};
+use crate::events::Event;
+
+/// What the server answered for a stored event: the same object as the
+/// ingest API's `202` body and `repobus publish`'s output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishAck {
+    /// The event ID (`ce-id` and `Nats-Msg-Id`).
+    pub id: String,
+    /// The subject it was published on.
+    pub subject: String,
+    /// The stream that stored it.
+    pub stream: String,
+    /// Its sequence number in that stream.
+    pub seq: u64,
+    /// True when the stream already had an event with this ID (a retry):
+    /// `seq` is then the original's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub duplicate: bool,
+}
+
+/// Options of one publish.
+#[derive(Debug, Clone, Default)]
+pub struct PublishOptions {
+    /// The event ID; a UUIDv7 when `None`. Publishing the same ID again
+    /// within the duplicate window stores the event once.
+    pub id: Option<String>,
+}
+
+/// Why a publish failed. The event is not stored unless the message says
+/// it may have been (a deadline passed after a send).
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// The producer-given ID is not usable.
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+    /// Too many publishes are waiting for their acks.
+    #[error("publish buffer full: {capacity} publishes are waiting for acks; retry later")]
+    BufferFull {
+        /// The configured bound.
+        capacity: usize,
+    },
+    /// The publisher is closed.
+    #[error("the publisher is closed")]
+    Closed,
+    /// The server refused the event for good (too large, stream limits).
+    #[error("NATS refused event {id}: {reason}")]
+    Rejected {
+        /// The event ID.
+        id: String,
+        /// The server's reason.
+        reason: String,
+    },
+    /// No ack arrived before the deadline; a retry with the same ID is safe.
+    #[error("no JetStream ack for event {id} after {attempts} attempts in {deadline:?} (last error: {last_error}); it may or may not be stored, and publishing it again with the same id is safe")]
+    Deadline {
+        /// The event ID.
+        id: String,
+        /// How many times it was sent.
+        attempts: u32,
+        /// The configured deadline.
+        deadline: Duration,
+        /// The last error seen.
+        last_error: String,
+    },
+}
+
+impl PublishError {
+    /// True when the same publish may succeed later (the server is
+    /// unreachable or busy), as opposed to a bad event or ID.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            PublishError::BufferFull { .. } | PublishError::Deadline { .. }
+        )
+    }
+}
+
+/// Publishes typed events and returns after the JetStream ack.
+///
+/// Cheap to clone; all clones share the bounded buffer of unacknowledged
+/// publishes. Call [`Publisher::close`] before exiting so that nothing
+/// accepted is dropped.
+#[derive(Debug, Clone)]
+pub struct Publisher {
+    bus: Bus,
+    in_flight: Arc<Semaphore>,
+    background: TaskTracker,
+}
+
+impl Publisher {
+    pub(super) fn new(bus: Bus) -> Self {
+        let capacity = bus.config.max_in_flight;
+        Publisher {
+            bus,
+            in_flight: Arc::new(Semaphore::new(capacity)),
+            background: TaskTracker::new(),
+        }
+    }
+
+    /// The bus this publisher uses.
+    pub fn bus(&self) -> &Bus {
+        &self.bus
+    }
+
+    /// Publishes `event` with a fresh ID.
+    pub async fn publish(&self, event: &Event) -> Result<PublishAck, PublishError> {
+        self.publish_with(event, PublishOptions::default()).await
+    }
+
+    /// Publishes `event`, retrying through disconnects with the same
+    /// `Nats-Msg-Id` until the ack arrives or the deadline passes.
+    pub async fn publish_with(
+        &self,
+        event: &Event,
+        options: PublishOptions,
+    ) -> Result<PublishAck, PublishError> {
+        let _permit = self
+            .in_flight
+            .clone()
+            .try_acquire_owned()
+            .map_err(|e| match e {
+                tokio::sync::TryAcquireError::Closed => PublishError::Closed,
+                tokio::sync::TryAcquireError::NoPermits => PublishError::BufferFull {
+                    capacity: self.bus.config.max_in_flight,
+                },
+            })?;
+        let envelope = Envelope::new(event, &self.bus.config.source, options.id.as_deref())?;
+        let subject = self.bus.subjects.for_event(event);
+        let payload = Bytes::from(event.to_vec());
+        self.send(envelope, subject, payload).await
+    }
+
+    async fn send(
+        &self,
+        envelope: Envelope,
+        subject: String,
+        payload: Bytes,
+    ) -> Result<PublishAck, PublishError> {
+        let headers = envelope.to_headers();
+        let deadline_after = self.bus.config.publish_deadline;
+        let deadline = Instant::now() + deadline_after;
+        let mut attempts = 0u32;
+        let mut last_error = String::from("none");
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            attempts += 1;
+            let attempt = async {
+                let ack = self
+                    .bus
+                    .jetstream
+                    .send_publish(
+                        subject.clone(),
+                        PublishMessage::build()
+                            .payload(payload.clone())
+                            .headers(headers.clone()),
+                    )
+                    .await?;
+                ack.await
+            };
+            match tokio::time::timeout_at(deadline, attempt).await {
+                Ok(Ok(ack)) => {
+                    if attempts > 1 {
+                        tracing::info!(id = %envelope.id, attempts, duplicate = ack.duplicate, "event stored after retries");
+                    }
+                    return Ok(PublishAck {
+                        id: envelope.id,
+                        subject,
+                        stream: ack.stream,
+                        seq: ack.sequence,
+                        duplicate: ack.duplicate,
+                    });
+                }
+                Ok(Err(e)) => {
+                    if matches!(
+                        e.kind(),
+                        PublishErrorKind::MaxPayloadExceeded
+                            | PublishErrorKind::WrongLastMessageId
+                            | PublishErrorKind::WrongLastSequence
+                    ) {
+                        return Err(PublishError::Rejected {
+                            id: envelope.id,
+                            reason: e.to_string(),
+                        });
+                    }
+                    last_error = e.to_string();
+                    tracing::warn!(id = %envelope.id, attempt = attempts, error = %e, "publish not acknowledged; retrying with the same id");
+                }
+                Err(_) => {
+                    return Err(PublishError::Deadline {
+                        id: envelope.id,
+                        attempts,
+                        deadline: deadline_after,
+                        last_error,
+                    })
+                }
+            }
+            if Instant::now() + backoff >= deadline {
+                tokio::time::sleep_until(deadline).await;
+            } else {
+                tokio::time::sleep(backoff).await;
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(1));
+        }
+    }
+
+    /// Publishes in the background (used where no one can await, such as a
+    /// guard's `Drop`); [`Publisher::close`] waits for it.
+    pub(crate) fn publish_detached(&self, event: Event) {
+        let publisher = self.clone();
+        let spawn = tokio::runtime::Handle::try_current();
+        match spawn {
+            Ok(handle) => {
+                self.background.spawn_on(
+                    async move {
+                        // Wait for room rather than fail: this event was
+                        // already promised to the producer.
+                        let Ok(_permit) = publisher.in_flight.clone().acquire_owned().await else {
+                            tracing::error!(summary = %event, "publisher closed; event not published");
+                            return;
+                        };
+                        let envelope = match Envelope::new(&event, &publisher.bus.config.source, None) {
+                            Ok(envelope) => envelope,
+                            Err(e) => {
+                                tracing::error!(error = %e, "cannot build envelope");
+                                return;
+                            }
+                        };
+                        let subject = publisher.bus.subjects.for_event(&event);
+                        let payload = Bytes::from(event.to_vec());
+                        if let Err(e) = publisher.send(envelope, subject, payload).await {
+                            tracing::error!(error = %e, summary = %event, "background publish failed");
+                        }
+                    },
+                    &handle,
+                );
+            }
+            Err(_) => {
+                tracing::error!(summary = %event, "no tokio runtime to publish from; event not published");
+            }
+        }
+    }
+
+    /// Waits until every accepted publish (including background ones) has
+    /// its ack or has failed, then flushes the connection. Later publishes
+    /// on any clone fail with [`PublishError::Closed`].
+    pub async fn close(&self) {
+        self.background.close();
+        self.background.wait().await;
+        let capacity = u32::try_from(self.bus.config.max_in_flight).unwrap_or(u32::MAX);
+        if let Ok(all) = self.in_flight.acquire_many(capacity).await {
+            all.forget();
+        }
+        self.in_flight.close();
+        if let Err(e) = self.bus.client.flush().await {
+            tracing::warn!(error = %e, "flush on close failed");
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! `repobus serve`: the HTTP ingest service.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use repobus::local::{LocalNats, LocalNatsOptions};
+use repobus::service::{self, ServiceConfig, DEFAULT_BODY_LIMIT};
+use tokio::sync::Mutex;
+
+use super::nats::NatsArgs;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "REPOBUS_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Require `Authorization: Bearer <TOKEN>` on /v1/events.
+    #[arg(long, env = "REPOBUS_BEARER_TOKEN", hide_env_values = true)]
+    bearer_token: Option<String>,
+    /// Require this basic-auth user on /v1/pulp2 (with --pulp2-password).
+    #[arg(long, env = "REPOBUS_PULP2_USER", requires = "pulp2_password")]
+    pulp2_user: Option<String>,
+    /// Password for --pulp2-user.
+    #[arg(
+        long,
+        env = "REPOBUS_PULP2_PASSWORD",
+        hide_env_values = true,
+        requires = "pulp2_user"
+    )]
+    pulp2_password: Option<String>,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "REPOBUS_BODY_LIMIT", default_value_t = DEFAULT_BODY_LIMIT)]
+    body_limit: usize,
+    /// `ce-source` of the events this service publishes.
+    #[arg(long, env = "REPOBUS_SOURCE")]
+    source: Option<String>,
+    /// Discard events older than this many seconds (default: keep forever).
+    #[arg(long, env = "REPOBUS_MAX_AGE")]
+    max_age: Option<u64>,
+    /// Where the local nats-server keeps its data when repobus starts one.
+    #[arg(long, env = "REPOBUS_DATA_DIR", default_value = ".repobus")]
+    data_dir: PathBuf,
+}
+
+pub async fn run(args: ServeArgs, nats: NatsArgs) -> Result<ExitCode, String> {
+    let local = if nats.nats_url.is_none() && !something_listens_on_4222().await {
+        let dir = args.data_dir.join("nats");
+        let mut options = LocalNatsOptions::new(&dir);
+        options.port = Some(4222);
+        let server = LocalNats::start(options).await.map_err(|e| e.to_string())?;
+        tracing::info!(
+            url = %server.url(),
+            data = %dir.display(),
+            log = %server.log_path().display(),
+            "no NATS URL given and nothing listening on localhost:4222: started a local nats-server -js"
+        );
+        Some(Arc::new(Mutex::new(server)))
+    } else {
+        None
+    };
+    if let Some(server) = &local {
+        tokio::spawn(supervise(server.clone()));
+    }
+    let mut config = nats.config();
+    if let Some(source) = args.source {
+        config.source = source;
+    }
+    config.max_age = args.max_age.map(Duration::from_secs);
+    let bus = nats.connect_with(config).await?;
+    tracing::info!(nats = %bus.config().nats_url, stream = %bus.config().stream, "connected");
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    tracing::info!(listen = %args.listen, "repobus ingest API ready: POST /v1/events/{{type}}, POST /v1/pulp2, GET /v1/events, /healthz, /readyz");
+    let service_config = ServiceConfig {
+        body_limit: args.body_limit,
+        bearer_token: args.bearer_token,
+        pulp2_basic_auth: args.pulp2_user.zip(args.pulp2_password),
+    };
+    service::serve(listener, bus.publisher(), service_config, shutdown_signal())
+        .await
+        .map_err(|e| format!("HTTP server: {e}"))?;
+    tracing::info!("stopped accepting; every accepted event is flushed");
+    if let Some(server) = local {
+        server.lock().await.stop();
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn something_listens_on_4222() -> bool {
+    matches!(
+        tokio::time::timeout(
+            Duration::from_millis(500),
+            tokio::net::TcpStream::connect(("127.0.0.1", 4222))
+        )
+        .await,
+        Ok(Ok(_))
+    )
+}
+
+/// Restarts the local server if it dies.
+async fn supervise(server: Arc<Mutex<LocalNats>>) {
+    let mut interval = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        interval.tick().await;
+        let mut server = server.lock().await;
+        if server.is_stopped() {
+            return;
+        }
+        if !server.is_running() {
+            tracing::error!("the local nats-server exited; restarting it");
+            if let Err(e) = server.restart().await {
+                tracing::error!(error = %e, "could not restart the local nats-server");
+            }
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down: finishing requests in progress");
+}

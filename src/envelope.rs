@@ -1,0 +1,282 @@
+//! Event metadata in NATS headers, per the CloudEvents NATS protocol binding
+//! (binary mode): the body is the event's wire body, unchanged, and the
+//! attributes travel as `ce-*` headers.
+//!
+//! | header | value |
+//! | --- | --- |
+//! | `ce-specversion` | `1.0` |
+//! | `ce-id` | a UUIDv7 unless the producer gives one |
+//! | `ce-source` | the producer (configurable) |
+//! | `ce-type` | the event type, e.g. `repo-sync-finished` |
+//! | `ce-time` | RFC 3339, UTC |
+//! | `ce-subject` | the `repo_id`, or the Copr build ID |
+//! | `ce-dataschema` | the schema's `$id` |
+//! | `ce-datacontenttype` | `application/json` |
+//! | `Nats-Msg-Id` | equal to `ce-id` (JetStream de-duplication) |
+//!
+//! ```
+//! use repobus::{envelope::Envelope, Event};
+//!
+//! let event = Event::decode("repo-sync-started", br#"{"repo_id": "pulp-f17"}"#).unwrap();
+//! let envelope = Envelope::new(&event, "urn:example:producer", None).unwrap();
+//! let headers = envelope.to_headers();
+//! assert_eq!(headers.get("ce-type").unwrap().as_str(), "repo-sync-started");
+//! assert_eq!(headers.get("Nats-Msg-Id").unwrap().as_str(), envelope.id);
+//! ```
+
+use async_nats::HeaderMap;
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use crate::events::{Event, EventType};
+use crate::schema;
+
+/// The longest event ID accepted.
+pub const MAX_ID_LEN: usize = 200;
+
+/// Why an envelope could not be built or read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnvelopeError {
+    /// A producer-given event ID is not usable.
+    #[error("event id {id:?} is not allowed: {reason}")]
+    BadId {
+        /// The rejected ID (cut to 64 characters).
+        id: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A received message has a malformed `ce-*` header.
+    #[error("header {header}: {reason}")]
+    BadHeader {
+        /// The header name.
+        header: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// Checks a producer-given event ID: 1 to 200 printable ASCII characters
+/// (no spaces or control characters), so it is safe as a NATS header value.
+pub fn check_id(id: &str) -> Result<(), EnvelopeError> {
+    let bad = |reason| EnvelopeError::BadId {
+        id: id.chars().take(64).collect(),
+        reason,
+    };
+    if id.is_empty() {
+        return Err(bad("it is empty"));
+    }
+    if id.len() > MAX_ID_LEN {
+        return Err(bad("it is longer than 200 characters"));
+    }
+    if !id.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad("only printable ASCII without spaces is allowed"));
+    }
+    Ok(())
+}
+
+/// The CloudEvents attributes of one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    /// `ce-id`, also the JetStream `Nats-Msg-Id`.
+    pub id: String,
+    /// `ce-source`: who produced the event.
+    pub source: String,
+    /// `ce-type`.
+    pub event_type: EventType,
+    /// `ce-time`.
+    pub time: DateTime<Utc>,
+    /// `ce-subject`: the repository ID or the Copr build ID.
+    pub subject: String,
+    /// `ce-dataschema`: the `$id` of the body's schema.
+    pub dataschema: String,
+}
+
+impl Envelope {
+    /// The envelope for a new event: `id` if given (checked with
+    /// [`check_id`]) or a fresh UUIDv7, and the current time.
+    pub fn new(event: &Event, source: &str, id: Option<&str>) -> Result<Self, EnvelopeError> {
+        let id = match id {
+            Some(id) => {
+                check_id(id)?;
+                id.to_owned()
+            }
+            None => uuid::Uuid::now_v7().to_string(),
+        };
+        Ok(Envelope {
+            id,
+            source: source.to_owned(),
+            event_type: event.event_type(),
+            time: Utc::now(),
+            subject: ce_subject(event),
+            dataschema: schema::schema_id(event.event_type()),
+        })
+    }
+
+    /// `ce-time` as written: RFC 3339 in UTC with milliseconds.
+    pub fn time_rfc3339(&self) -> String {
+        self.time.to_rfc3339_opts(SecondsFormat::Millis, true)
+    }
+
+    /// The NATS headers carrying this envelope.
+    pub fn to_headers(&self) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("ce-specversion", "1.0");
+        headers.insert("ce-id", self.id.as_str());
+        headers.insert("ce-source", header_safe(&self.source).as_str());
+        headers.insert("ce-type", self.event_type.as_str());
+        headers.insert("ce-time", self.time_rfc3339().as_str());
+        headers.insert("ce-subject", header_safe(&self.subject).as_str());
+        headers.insert("ce-dataschema", self.dataschema.as_str());
+        headers.insert("ce-datacontenttype", "application/json");
+        headers.insert("Nats-Msg-Id", self.id.as_str());
+        headers
+    }
+
+    /// Reads the envelope of a received message.
+    ///
+    /// Messages from producers that do not set every attribute are still
+    /// read: the type falls back to `fallback_type` (from the subject), the
+    /// ID to `Nats-Msg-Id` or `fallback_id`, the time to `fallback_time`
+    /// (the stream's time), the source to `unknown`.
+    pub fn from_headers(
+        headers: Option<&HeaderMap>,
+        fallback_type: Option<EventType>,
+        fallback_id: &str,
+        fallback_time: DateTime<Utc>,
+    ) -> Result<Self, EnvelopeError> {
+        let get = |name: &str| {
+            headers
+                .and_then(|h| h.get(name))
+                .map(|v| v.as_str().to_owned())
+        };
+        if let Some(version) = get("ce-specversion") {
+            if version != "1.0" {
+                return Err(EnvelopeError::BadHeader {
+                    header: "ce-specversion",
+                    reason: format!("{version:?} is not 1.0"),
+                });
+            }
+        }
+        let event_type = match get("ce-type") {
+            Some(t) => t
+                .parse::<EventType>()
+                .map_err(|e| EnvelopeError::BadHeader {
+                    header: "ce-type",
+                    reason: e.to_string(),
+                })?,
+            None => fallback_type.ok_or(EnvelopeError::BadHeader {
+                header: "ce-type",
+                reason: "missing, and the subject names no event type".to_owned(),
+            })?,
+        };
+        let time = match get("ce-time") {
+            Some(t) => DateTime::parse_from_rfc3339(&t)
+                .map_err(|e| EnvelopeError::BadHeader {
+                    header: "ce-time",
+                    reason: format!("{t:?} is not an RFC 3339 time: {e}"),
+                })?
+                .with_timezone(&Utc),
+            None => fallback_time,
+        };
+        Ok(Envelope {
+            id: get("ce-id")
+                .or_else(|| get("Nats-Msg-Id"))
+                .unwrap_or_else(|| fallback_id.to_owned()),
+            source: get("ce-source").unwrap_or_else(|| "unknown".to_owned()),
+            event_type,
+            time,
+            subject: get("ce-subject").unwrap_or_default(),
+            dataschema: get("ce-dataschema").unwrap_or_else(|| schema::schema_id(event_type)),
+        })
+    }
+}
+
+/// `ce-subject` of an event: the repository ID, or the Copr build ID.
+pub fn ce_subject(event: &Event) -> String {
+    match (event.repo_id(), event.build_chroot()) {
+        (Some(repo_id), _) => repo_id.to_string(),
+        (None, Some(build)) => build.build.to_string(),
+        (None, None) => String::new(),
+    }
+}
+
+/// A header value cannot hold CR or LF; they become spaces.
+pub fn header_safe(value: &str) -> String {
+    value
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// The default `ce-source`: `urn:repobus:<host>:<program>`.
+pub fn default_source() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".to_owned());
+    let program = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "repobus".to_owned());
+    format!("urn:repobus:{host}:{program}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event() -> Event {
+        Event::decode("repo-sync-started", br#"{"repo_id": "pulp-f17"}"#).unwrap()
+    }
+
+    #[test]
+    fn headers_follow_the_cloudevents_binding() {
+        let e = Envelope::new(&event(), "urn:test", None).unwrap();
+        let h = e.to_headers();
+        let get = |n: &str| h.get(n).unwrap().as_str().to_owned();
+        assert_eq!(get("ce-specversion"), "1.0");
+        assert_eq!(
+            uuid::Uuid::parse_str(&get("ce-id"))
+                .unwrap()
+                .get_version_num(),
+            7
+        );
+        assert_eq!(get("Nats-Msg-Id"), get("ce-id"));
+        assert_eq!(get("ce-type"), "repo-sync-started");
+        assert_eq!(get("ce-subject"), "pulp-f17");
+        assert_eq!(get("ce-source"), "urn:test");
+        assert_eq!(get("ce-datacontenttype"), "application/json");
+        assert_eq!(
+            get("ce-dataschema"),
+            schema::schema_id(EventType::RepoSyncStarted)
+        );
+        assert!(get("ce-time").ends_with('Z'));
+        let back = Envelope::from_headers(Some(&h), None, "x", Utc::now()).unwrap();
+        assert_eq!(back.id, e.id);
+        assert_eq!(back.time_rfc3339(), e.time_rfc3339());
+    }
+
+    #[test]
+    fn producer_ids_are_checked() {
+        assert!(Envelope::new(&event(), "s", Some("order-42")).is_ok());
+        for bad in ["", "a b", "a\r\nNats-Msg-Id: x", "\u{e9}", &"x".repeat(201)] {
+            assert!(Envelope::new(&event(), "s", Some(bad)).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn foreign_messages_fall_back_to_the_subject_and_stream() {
+        let now = Utc::now();
+        let e = Envelope::from_headers(None, Some(EventType::RepoSyncStarted), "REPOBUS:7", now)
+            .unwrap();
+        assert_eq!(e.id, "REPOBUS:7");
+        assert_eq!(e.time, now);
+        assert!(Envelope::from_headers(None, None, "x", now).is_err());
+        let mut h = HeaderMap::new();
+        h.insert("ce-type", "nope");
+        assert!(
+            Envelope::from_headers(Some(&h), Some(EventType::RepoSyncStarted), "x", now).is_err()
+        );
+    }
+}
