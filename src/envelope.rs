@@ -24,6 +24,7 @@
 //! assert_eq!(headers.get("Nats-Msg-Id").unwrap().as_str(), envelope.id);
 //! ```
 
+use async_nats::header::{HeaderName, HeaderValue};
 use async_nats::HeaderMap;
 use chrono::{DateTime, SecondsFormat, Utc};
 
@@ -90,6 +91,26 @@ pub struct Envelope {
     pub dataschema: String,
 }
 
+const CE_SPECVERSION: HeaderName = HeaderName::from_static("ce-specversion");
+const CE_ID: HeaderName = HeaderName::from_static("ce-id");
+const CE_SOURCE: HeaderName = HeaderName::from_static("ce-source");
+const CE_TYPE: HeaderName = HeaderName::from_static("ce-type");
+const CE_TIME: HeaderName = HeaderName::from_static("ce-time");
+const CE_SUBJECT: HeaderName = HeaderName::from_static("ce-subject");
+const CE_DATASCHEMA: HeaderName = HeaderName::from_static("ce-dataschema");
+const CE_DATACONTENTTYPE: HeaderName = HeaderName::from_static("ce-datacontenttype");
+const NATS_MSG_ID: HeaderName = HeaderName::from_static("Nats-Msg-Id");
+
+/// A header value; control characters (which NATS headers cannot hold)
+/// become spaces.
+fn value(text: String) -> HeaderValue {
+    if text.chars().any(char::is_control) {
+        HeaderValue::from(header_safe(&text))
+    } else {
+        HeaderValue::from(text)
+    }
+}
+
 impl Envelope {
     /// The envelope for a new event: `id` if given (checked with
     /// [`check_id`]) or a fresh UUIDv7, and the current time.
@@ -107,7 +128,7 @@ impl Envelope {
             event_type: event.event_type(),
             time: Utc::now(),
             subject: ce_subject(event),
-            dataschema: schema::schema_id(event.event_type()),
+            dataschema: schema::schema_id(event.event_type()).to_owned(),
         })
     }
 
@@ -118,17 +139,20 @@ impl Envelope {
 
     /// The NATS headers carrying this envelope.
     pub fn to_headers(&self) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        headers.insert("ce-specversion", "1.0");
-        headers.insert("ce-id", self.id.as_str());
-        headers.insert("ce-source", header_safe(&self.source).as_str());
-        headers.insert("ce-type", self.event_type.as_str());
-        headers.insert("ce-time", self.time_rfc3339().as_str());
-        headers.insert("ce-subject", header_safe(&self.subject).as_str());
-        headers.insert("ce-dataschema", self.dataschema.as_str());
-        headers.insert("ce-datacontenttype", "application/json");
-        headers.insert("Nats-Msg-Id", self.id.as_str());
-        headers
+        let id = value(self.id.clone());
+        [
+            (CE_SPECVERSION, HeaderValue::from("1.0")),
+            (CE_ID, id.clone()),
+            (CE_SOURCE, value(self.source.clone())),
+            (CE_TYPE, HeaderValue::from(self.event_type.as_str())),
+            (CE_TIME, value(self.time_rfc3339())),
+            (CE_SUBJECT, value(self.subject.clone())),
+            (CE_DATASCHEMA, value(self.dataschema.clone())),
+            (CE_DATACONTENTTYPE, HeaderValue::from("application/json")),
+            (NATS_MSG_ID, id),
+        ]
+        .into_iter()
+        .collect()
     }
 
     /// Reads the envelope of a received message.
@@ -185,7 +209,8 @@ impl Envelope {
             event_type,
             time,
             subject: get("ce-subject").unwrap_or_default(),
-            dataschema: get("ce-dataschema").unwrap_or_else(|| schema::schema_id(event_type)),
+            dataschema: get("ce-dataschema")
+                .unwrap_or_else(|| schema::schema_id(event_type).to_owned()),
         })
     }
 }

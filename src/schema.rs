@@ -30,8 +30,27 @@ use crate::id::{ResourceId, RESOURCE_ID_PATTERN};
 use crate::time::{Timestamp, TIMESTAMP_PATTERN};
 
 /// The stable `$id` of a type's schema (also the CloudEvents `dataschema`).
-pub fn schema_id(event_type: EventType) -> String {
-    format!("https://repobus.dev/schemas/v1/{event_type}.schema.json")
+pub fn schema_id(event_type: EventType) -> &'static str {
+    match event_type {
+        EventType::RepoSyncStarted => {
+            "https://repobus.dev/schemas/v1/repo-sync-started.schema.json"
+        }
+        EventType::RepoSyncFinished => {
+            "https://repobus.dev/schemas/v1/repo-sync-finished.schema.json"
+        }
+        EventType::RepoPublishStarted => {
+            "https://repobus.dev/schemas/v1/repo-publish-started.schema.json"
+        }
+        EventType::RepoPublishFinished => {
+            "https://repobus.dev/schemas/v1/repo-publish-finished.schema.json"
+        }
+        EventType::BuildChrootStarted => {
+            "https://repobus.dev/schemas/v1/build-chroot-started.schema.json"
+        }
+        EventType::BuildChrootEnded => {
+            "https://repobus.dev/schemas/v1/build-chroot-ended.schema.json"
+        }
+    }
 }
 
 /// The schema's file name: `<type>.schema.json`.
@@ -272,16 +291,28 @@ fn compiled(event_type: EventType) -> &'static Compiled {
         .unwrap_or_default()]
 }
 
+/// True when `body` passes the compiled schema of `event_type` (the
+/// JSON Schema alone; [`validate`] also checks that days exist).
+pub fn is_valid(event_type: EventType, body: &Value) -> bool {
+    compiled(event_type).validator.is_valid(body)
+}
+
 /// Validates `body` against the compiled schema of `event_type`.
 ///
 /// Every broken rule is reported with its JSON path.
 pub fn validate(event_type: EventType, body: &Value) -> Result<(), DecodeError> {
     let compiled = compiled(event_type);
-    let mut violations: Vec<Violation> = compiled
-        .validator
-        .iter_errors(body)
-        .map(|e| violation(body, &e))
-        .collect();
+    // The common case, a valid body, takes the cheap check; errors are
+    // collected (with paths and words) only for an invalid one.
+    let mut violations: Vec<Violation> = if compiled.validator.is_valid(body) {
+        Vec::new()
+    } else {
+        compiled
+            .validator
+            .iter_errors(body)
+            .map(|e| violation(body, &e))
+            .collect()
+    };
     for field in &compiled.timestamp_fields {
         if let Some(Err(e)) = body
             .get(field)

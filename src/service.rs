@@ -100,7 +100,8 @@ impl From<PublishError> for ApiError {
             PublishError::Rejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             PublishError::BufferFull { .. }
             | PublishError::Closed
-            | PublishError::Deadline { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            | PublishError::Deadline { .. }
+            | PublishError::Unreachable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         };
         ApiError::new(status, e.to_string())
     }

@@ -342,31 +342,10 @@ impl Publisher {
         let op = self
             .start_sync(repo_id, importer_type_id, importer_id)
             .await?;
-        match AssertUnwindSafe(work()).catch_unwind().await {
-            Ok(Ok(report)) => {
-                op.finish_sync(report.clone()).await?;
-                Ok(report)
-            }
-            Ok(Err(e)) => {
-                op.error(
-                    e.to_string(),
-                    Some(std::any::type_name::<E>().to_owned()),
-                    None,
-                )
-                .await?;
-                Err(OperationError::Failed(e))
-            }
-            Err(panic) => {
-                let message = panic_message(panic.as_ref());
-                op.error(
-                    format!("panicked: {message}"),
-                    Some("panic".to_owned()),
-                    None,
-                )
-                .await?;
-                Err(OperationError::Panicked(message))
-            }
-        }
+        guarded(op, work, |op, report: SyncReport| async move {
+            op.finish_sync(report).await
+        })
+        .await
     }
 
     /// Runs a publish under a guard, like [`Publisher::run_sync`].
@@ -385,30 +364,55 @@ impl Publisher {
         let op = self
             .start_publish(repo_id, distributor_type_id, distributor_id)
             .await?;
-        match AssertUnwindSafe(work()).catch_unwind().await {
-            Ok(Ok(report)) => {
-                op.finish_publish(report.clone()).await?;
-                Ok(report)
-            }
-            Ok(Err(e)) => {
-                op.error(
-                    e.to_string(),
-                    Some(std::any::type_name::<E>().to_owned()),
-                    None,
-                )
-                .await?;
-                Err(OperationError::Failed(e))
-            }
-            Err(panic) => {
-                let message = panic_message(panic.as_ref());
-                op.error(
-                    format!("panicked: {message}"),
-                    Some("panic".to_owned()),
-                    None,
-                )
-                .await?;
-                Err(OperationError::Panicked(message))
-            }
+        guarded(op, work, |op, report: PublishReport| async move {
+            op.finish_publish(report).await
+        })
+        .await
+    }
+}
+
+/// Runs `work` for a started operation and publishes how it ended: through
+/// `finish` on success, as `error` on an error or a panic (a panic before
+/// `work` returns its future included).
+async fn guarded<R, F, Fut, E, Fin, FinFut>(
+    op: Operation,
+    work: F,
+    finish: Fin,
+) -> Result<R, OperationError<E>>
+where
+    R: Clone,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<R, E>>,
+    E: Display,
+    Fin: FnOnce(Operation, R) -> FinFut,
+    FinFut: Future<Output = Result<PublishAck, PublishError>>,
+{
+    match AssertUnwindSafe(async move { work().await })
+        .catch_unwind()
+        .await
+    {
+        Ok(Ok(report)) => {
+            finish(op, report.clone()).await?;
+            Ok(report)
+        }
+        Ok(Err(e)) => {
+            op.error(
+                e.to_string(),
+                Some(std::any::type_name::<E>().to_owned()),
+                None,
+            )
+            .await?;
+            Err(OperationError::Failed(e))
+        }
+        Err(panic) => {
+            let message = panic_message(panic.as_ref());
+            op.error(
+                format!("panicked: {message}"),
+                Some("panic".to_owned()),
+                None,
+            )
+            .await?;
+            Err(OperationError::Panicked(message))
         }
     }
 }

@@ -171,6 +171,15 @@ pub struct Bus {
 impl Bus {
     /// Connects and creates or updates the event and dead-letter streams.
     pub async fn connect(config: BusConfig) -> Result<Bus, BusError> {
+        let bus = Bus::connect_core(config).await?;
+        bus.ensure_streams().await?;
+        Ok(bus)
+    }
+
+    /// Connects without touching JetStream: for fire-and-forget producers
+    /// that use [`Publisher::publish_core`] only (no acks, no retries, no
+    /// stream needed on the server).
+    pub async fn connect_core(config: BusConfig) -> Result<Bus, BusError> {
         let subjects = Subjects::new(config.prefix.clone())?;
         if config.publish_deadline > config.duplicate_window {
             return Err(BusError::Config(format!(
@@ -187,14 +196,12 @@ impl Bus {
             .ack_timeout(config.ack_timeout)
             .max_ack_inflight(config.max_in_flight)
             .build(client.clone());
-        let bus = Bus {
+        Ok(Bus {
             client,
             jetstream,
             subjects,
             config,
-        };
-        bus.ensure_streams().await?;
-        Ok(bus)
+        })
     }
 
     async fn ensure_streams(&self) -> Result<(), BusError> {

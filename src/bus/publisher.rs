@@ -65,6 +65,15 @@ pub enum PublishError {
         /// The server's reason.
         reason: String,
     },
+    /// NATS stayed unreachable until the deadline; the event was never sent,
+    /// so it is not stored.
+    #[error("NATS was unreachable for {deadline:?}; event {id} was not sent (not stored)")]
+    Unreachable {
+        /// The event ID.
+        id: String,
+        /// The configured deadline.
+        deadline: Duration,
+    },
     /// No ack arrived before the deadline; a retry with the same ID is safe.
     #[error("no JetStream ack for event {id} after {attempts} attempts in {deadline:?} (last error: {last_error}); it may or may not be stored, and publishing it again with the same id is safe")]
     Deadline {
@@ -85,7 +94,9 @@ impl PublishError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            PublishError::BufferFull { .. } | PublishError::Deadline { .. }
+            PublishError::BufferFull { .. }
+                | PublishError::Deadline { .. }
+                | PublishError::Unreachable { .. }
         )
     }
 }
@@ -158,6 +169,24 @@ impl Publisher {
         let mut last_error = String::from("none");
         let mut backoff = Duration::from_millis(50);
         loop {
+            // Send only while connected: the client queues what is sent while
+            // disconnected and delivers it after reconnecting, which would
+            // store an event long after its publish reported failure.
+            if !self.wait_connected(deadline).await {
+                return Err(if attempts == 0 {
+                    PublishError::Unreachable {
+                        id: envelope.id,
+                        deadline: deadline_after,
+                    }
+                } else {
+                    PublishError::Deadline {
+                        id: envelope.id,
+                        attempts,
+                        deadline: deadline_after,
+                        last_error,
+                    }
+                });
+            }
             attempts += 1;
             let attempt = async {
                 let ack = self
@@ -216,6 +245,40 @@ impl Publisher {
             }
             backoff = (backoff * 2).min(Duration::from_secs(1));
         }
+    }
+
+    /// Waits until the client is connected, or the deadline passes (false).
+    async fn wait_connected(&self, deadline: Instant) -> bool {
+        use async_nats::connection::State;
+        while self.bus.client.connection_state() != State::Connected {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        true
+    }
+
+    /// Publishes on core NATS, fire-and-forget: no JetStream ack and no
+    /// retry, so the event is lost if no one (no stream, no subscriber) is
+    /// listening or the connection drops. Returns the event ID. Prefer
+    /// [`Publisher::publish`] unless losing events is acceptable.
+    pub async fn publish_core(
+        &self,
+        event: &Event,
+        options: PublishOptions,
+    ) -> Result<String, PublishError> {
+        let envelope = Envelope::new(event, &self.bus.config.source, options.id.as_deref())?;
+        let subject = self.bus.subjects.for_event(event);
+        self.bus
+            .client
+            .publish_with_headers(subject, envelope.to_headers(), Bytes::from(event.to_vec()))
+            .await
+            .map_err(|e| PublishError::Rejected {
+                id: envelope.id.clone(),
+                reason: e.to_string(),
+            })?;
+        Ok(envelope.id)
     }
 
     /// Publishes in the background (used where no one can await, such as a

@@ -48,6 +48,11 @@ pub struct ConsumerOptions {
     /// Most unacknowledged events at once: a consumer that falls behind
     /// stops receiving instead of losing events.
     pub max_ack_pending: i64,
+    /// Fetch at most this many events ahead of the caller (see
+    /// [`Subscription::set_prefetch`]). `None` streams in batches of up to
+    /// 500; a bound matters for a durable consumer that stops after a few
+    /// events, so that it leaves nothing fetched and unacknowledged.
+    pub prefetch: Option<usize>,
 }
 
 impl Default for ConsumerOptions {
@@ -61,6 +66,7 @@ impl Default for ConsumerOptions {
             max_deliver: -1,
             backoff: Vec::new(),
             max_ack_pending: 1000,
+            prefetch: None,
         }
     }
 }
@@ -139,12 +145,12 @@ impl Subscriber {
                 .map_err(|e| SubscribeError::Consumer(format!("start time {t}: {e}")))?,
             },
         };
+        // No filter means the whole stream. (Not the stream's two subjects
+        // as two filters: nats-server 2.15 then starts a by-time consumer
+        // one message late.)
         let mut filters = options.filter_subjects.clone();
-        if filters.is_empty() {
-            filters = self.bus.subjects.event_subjects();
-        }
-        let (filter_subject, filter_subjects) = if filters.len() == 1 {
-            (filters.remove(0), Vec::new())
+        let (filter_subject, filter_subjects) = if filters.len() <= 1 {
+            (filters.pop().unwrap_or_default(), Vec::new())
         } else {
             (String::new(), filters)
         };
@@ -175,29 +181,52 @@ impl Subscriber {
             None => stream.create_consumer(config).await,
         }
         .map_err(|e| SubscribeError::Consumer(e.to_string()))?;
-        let batch = usize::try_from(options.max_ack_pending.clamp(1, 500)).unwrap_or(100);
-        let messages = consumer
-            .stream()
-            .max_messages_per_batch(batch)
-            .heartbeat(Duration::from_secs(5))
-            .messages()
-            .await
-            .map_err(|e| SubscribeError::Consumer(e.to_string()))?;
+        // Fetch in batches, never more than the consumer may have unacked.
+        let batch = match options.max_ack_pending {
+            limit if limit > 0 => usize::try_from(limit.min(500)).unwrap_or(500),
+            _ => 500,
+        };
+        let source = match options.prefetch {
+            None => Source::Stream(
+                consumer
+                    .stream()
+                    .max_messages_per_batch(batch)
+                    .heartbeat(Duration::from_secs(5))
+                    .messages()
+                    .await
+                    .map_err(|e| SubscribeError::Consumer(e.to_string()))?,
+            ),
+            Some(prefetch) => Source::Fetch {
+                batch: None,
+                prefetch: prefetch.max(1),
+            },
+        };
         Ok(Subscription {
             bus: self.bus.clone(),
             consumer,
-            messages,
+            source,
             explicit_ack: options.explicit_ack,
             dead_lettered: 0,
         })
     }
 }
 
+/// Where a subscription's messages come from.
+enum Source {
+    /// A continuous pull stream with prefetch.
+    Stream(pull::Stream),
+    /// One bounded fetch at a time.
+    Fetch {
+        batch: Option<pull::Batch>,
+        prefetch: usize,
+    },
+}
+
 /// A stream of typed events from one consumer.
 pub struct Subscription {
     bus: Bus,
     consumer: jetstream::consumer::Consumer<pull::Config>,
-    messages: pull::Stream,
+    source: Source,
     explicit_ack: bool,
     dead_lettered: u64,
 }
@@ -279,15 +308,73 @@ impl Subscription {
     /// the consumer.
     pub async fn next(&mut self) -> Option<Result<Delivery, SubscribeError>> {
         loop {
-            let message = match self.messages.next().await? {
+            let message = match self.next_message().await? {
                 Ok(message) => message,
-                Err(e) => return Some(Err(SubscribeError::Receive(e.to_string()))),
+                Err(e) => return Some(Err(e)),
             };
             match self.decode(message).await {
                 Some(delivery) => return Some(Ok(delivery)),
                 None => continue,
             }
         }
+    }
+
+    async fn next_message(&mut self) -> Option<Result<jetstream::Message, SubscribeError>> {
+        let receive = |e: &dyn std::fmt::Display| SubscribeError::Receive(e.to_string());
+        match &mut self.source {
+            Source::Stream(messages) => Some(messages.next().await?.map_err(|e| receive(&e))),
+            Source::Fetch { batch, prefetch } => loop {
+                if let Some(current) = batch {
+                    match current.next().await {
+                        Some(Ok(message)) => return Some(Ok(message)),
+                        Some(Err(e)) => return Some(Err(receive(&e))),
+                        None => *batch = None,
+                    }
+                }
+                match self
+                    .consumer
+                    .batch()
+                    .max_messages(*prefetch)
+                    .expires(Duration::from_secs(5))
+                    .messages()
+                    .await
+                {
+                    Ok(next) => *batch = Some(next),
+                    Err(e) => return Some(Err(receive(&e))),
+                }
+            },
+        }
+    }
+
+    /// Bounds how many events the next fetch may bring ahead of the caller
+    /// (subscriptions opened with [`ConsumerOptions::prefetch`] only). A
+    /// caller that will stop after `n` more events sets `n`, so that nothing
+    /// is left fetched and unacknowledged.
+    pub fn set_prefetch(&mut self, n: usize) {
+        if let Source::Fetch { prefetch, .. } = &mut self.source {
+            *prefetch = n.max(1);
+        }
+    }
+
+    /// Waits until every ack, nak and term sent so far has reached the
+    /// server. Call before exiting.
+    pub async fn flush(&self) -> Result<(), SubscribeError> {
+        self.bus
+            .client
+            .flush()
+            .await
+            .map_err(|e| SubscribeError::Ack(e.to_string()))
+    }
+
+    /// Events not yet handled by this consumer: still waiting, plus
+    /// delivered and not yet acknowledged (those come back after the ack
+    /// wait).
+    pub async fn unhandled(&mut self) -> Result<u64, SubscribeError> {
+        self.consumer
+            .info()
+            .await
+            .map(|info| info.num_pending + u64::try_from(info.num_ack_pending).unwrap_or(0))
+            .map_err(|e| SubscribeError::Receive(e.to_string()))
     }
 
     /// Events still waiting for this consumer, as the server counts them.
@@ -319,7 +406,15 @@ impl Subscription {
             Err(_) => (0, 1, 0, Utc::now()),
         };
         let subject = message.subject.to_string();
-        let parsed_type = self.bus.subjects.parse(&subject).ok().map(|p| p.event_type);
+        let has_type = message
+            .headers
+            .as_ref()
+            .is_some_and(|h| h.get("ce-type").is_some());
+        let parsed_type = if has_type {
+            None
+        } else {
+            self.bus.subjects.parse(&subject).ok().map(|p| p.event_type)
+        };
         let fallback_id = format!("{}:{}", self.bus.config.stream, stream_sequence);
         let envelope = match Envelope::from_headers(
             message.headers.as_ref(),
@@ -366,7 +461,20 @@ impl Subscription {
     ) {
         let dlq_subject = self.bus.subjects.dead_letter(reason);
         tracing::warn!(subject = %message.subject, seq, reason, error, "poison message; dead-lettering to {dlq_subject}");
-        let mut headers = message.headers.clone().unwrap_or_default();
+        // Keep the original's headers except JetStream's publish controls
+        // (Nats-Expected-Stream, Nats-Rollup, Nats-TTL, ...), which would
+        // make the dead-letter stream refuse the copy.
+        let mut headers = async_nats::HeaderMap::new();
+        if let Some(original) = &message.headers {
+            for (name, values) in original.iter() {
+                if name.to_string().to_ascii_lowercase().starts_with("nats-") {
+                    continue;
+                }
+                for value in values {
+                    headers.append(name.clone(), value.clone());
+                }
+            }
+        }
         headers.insert("Repobus-Error", header_safe(error).as_str());
         headers.insert("Repobus-Original-Subject", message.subject.as_str());
         headers.insert("Repobus-Original-Stream", self.bus.config.stream.as_str());

@@ -74,7 +74,11 @@ async fn publish_lines(publisher: &Publisher, input: Box<dyn BufRead>) -> Result
         match publisher.publish(&event).await {
             Ok(ack) if ack.duplicate => duplicates += 1,
             Ok(_) => published += 1,
-            Err(e @ (PublishError::Deadline { .. } | PublishError::Closed)) => {
+            Err(
+                e @ (PublishError::Deadline { .. }
+                | PublishError::Unreachable { .. }
+                | PublishError::Closed),
+            ) => {
                 failed += 1;
                 eprintln!("line {number}: {e}");
                 eprintln!("stopped at line {number}: lines from {number} on were not published");

@@ -64,26 +64,35 @@ pub async fn run(args: TailArgs, nats: NatsArgs) -> Result<ExitCode, String> {
             filter_subjects: subject.into_iter().collect(),
             deliver,
             explicit_ack: args.durable.is_some(),
+            // A durable tail fetches no more than it will print, so that a
+            // tail that stops after --count leaves nothing unacknowledged.
+            prefetch: args.durable.as_ref().map(|_| {
+                args.count
+                    .map_or(256, |n| usize::try_from(n).unwrap_or(usize::MAX))
+            }),
             ..ConsumerOptions::default()
         })
         .await
         .map_err(|e| e.to_string())?;
-    if args.no_follow && subscription.pending().await.map_err(|e| e.to_string())? == 0 {
+    if args.no_follow && subscription.unhandled().await.map_err(|e| e.to_string())? == 0 {
         return Ok(ExitCode::SUCCESS);
     }
     let stdout = std::io::stdout();
     let mut printed = 0u64;
     loop {
-        if args.count.is_some_and(|n| printed >= n) {
-            break;
+        if let Some(n) = args.count {
+            if printed >= n {
+                break;
+            }
+            subscription.set_prefetch(usize::try_from(n - printed).unwrap_or(usize::MAX));
         }
         let next = if args.no_follow {
             match tokio::time::timeout(Duration::from_secs(1), subscription.next()).await {
                 Ok(next) => next,
                 Err(_) => {
                     // Nothing came: caught up unless the server still counts
-                    // events for us.
-                    if subscription.pending().await.map_err(|e| e.to_string())? == 0 {
+                    // events for us (waiting, or delivered and unacknowledged).
+                    if subscription.unhandled().await.map_err(|e| e.to_string())? == 0 {
                         break;
                     }
                     continue;
@@ -112,9 +121,15 @@ pub async fn run(args: TailArgs, nats: NatsArgs) -> Result<ExitCode, String> {
             printed += 1;
         }
         delivery.ack().await.map_err(|e| e.to_string())?;
-        if args.no_follow && delivery.pending == 0 {
+        if args.no_follow
+            && delivery.pending == 0
+            && subscription.unhandled().await.map_err(|e| e.to_string())? == 0
+        {
             break;
         }
     }
+    // Every ack must reach the server before exiting, or a restarted
+    // durable tail would print those events again.
+    subscription.flush().await.map_err(|e| e.to_string())?;
     Ok(ExitCode::SUCCESS)
 }

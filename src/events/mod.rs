@@ -211,6 +211,15 @@ impl Event {
     fn from_wire_value(form: wire::WireForm, body: Value) -> Result<Event, DecodeError> {
         let event_type = form.event_type();
         let body = wire::normalize(form, body)?;
+        // The common case: the body passes the compiled schema and decodes.
+        if crate::schema::is_valid(event_type, &body) {
+            if let Ok(event) = Event::typed(event_type, &body) {
+                return Ok(event);
+            }
+        }
+        // Otherwise collect every violation with its path and rule; the
+        // typed decode (with path tracking) catches what no schema can say,
+        // such as a number written `1.0` where an integer is due.
         crate::schema::validate(event_type, &body)?;
         let typed = |e: serde_path_to_error::Error<serde_json::Error>| {
             DecodeError::invalid(event_type, json_path(e.path()), e.inner().to_string())
@@ -234,6 +243,24 @@ impl Event {
             EventType::BuildChrootEnded => {
                 Event::BuildChrootEnded(serde_path_to_error::deserialize(body).map_err(typed)?)
             }
+        })
+    }
+
+    /// Decodes a schema-valid body without path tracking.
+    fn typed(event_type: EventType, body: &Value) -> Result<Event, serde_json::Error> {
+        Ok(match event_type {
+            EventType::RepoSyncStarted => Event::RepoSyncStarted(Deserialize::deserialize(body)?),
+            EventType::RepoSyncFinished => Event::RepoSyncFinished(Deserialize::deserialize(body)?),
+            EventType::RepoPublishStarted => {
+                Event::RepoPublishStarted(Deserialize::deserialize(body)?)
+            }
+            EventType::RepoPublishFinished => {
+                Event::RepoPublishFinished(Deserialize::deserialize(body)?)
+            }
+            EventType::BuildChrootStarted => {
+                Event::BuildChrootStarted(Deserialize::deserialize(body)?)
+            }
+            EventType::BuildChrootEnded => Event::BuildChrootEnded(Deserialize::deserialize(body)?),
         })
     }
 

@@ -1,0 +1,365 @@
+//! Throughput of repobus's typed path against raw async-nats, in one run on
+//! one server, for the same bodies.
+//!
+//! ```text
+//! cargo run --release --example bench -- --messages 100000
+//! cargo run --release --example bench -- --messages 100000 --nats-url nats://127.0.0.1:4222
+//! ```
+//!
+//! Without `--nats-url` it starts a private `nats-server -js` (from
+//! `$REPOBUS_NATS_SERVER` or PATH) in a temporary directory. Each phase runs
+//! raw first, then repobus, `--rounds` times, and keeps the best rate of each:
+//!
+//! - core publish: `client.publish(subject, bytes)` vs `Publisher::publish_core`
+//!   (serialize the typed event, CloudEvents headers);
+//! - JetStream publish with acks, `--window` publishes in flight: raw
+//!   `jetstream.publish` vs `Publisher::publish` (headers, Nats-Msg-Id,
+//!   retry loop);
+//! - consume: raw pull consumer counting bytes vs `Subscription::next`
+//!   (validated against the schema and decoded);
+//! - publish-to-receive latency of the repobus path, p50 and p99.
+//!
+//! The last line is one JSON object with the ratios (repobus rate / raw rate).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
+use bytes::Bytes;
+use clap::Parser;
+use futures_util::StreamExt;
+use repobus::bus::{Bus, BusConfig, ConsumerOptions, Deliver, PublishOptions};
+use repobus::local::{LocalNats, LocalNatsOptions};
+use repobus::{Event, EventType};
+
+#[derive(Parser)]
+struct Args {
+    /// Messages per phase.
+    #[arg(long, default_value_t = 100_000)]
+    messages: usize,
+    /// NATS server to use (default: start a private one).
+    #[arg(long)]
+    nats_url: Option<String>,
+    /// JetStream publishes in flight at once.
+    #[arg(long, default_value_t = 256)]
+    window: usize,
+    /// Rounds per phase; the best rate counts.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// Messages for the latency phase.
+    #[arg(long, default_value_t = 2000)]
+    latency_messages: usize,
+}
+
+type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+fn rate(n: usize, elapsed: Duration) -> f64 {
+    n as f64 / elapsed.as_secs_f64()
+}
+
+/// The same bodies for both paths: Pulp's sync result with varying repos.
+fn events(n: usize) -> BenchResult<Vec<Event>> {
+    let example = repobus::schema::examples(EventType::RepoSyncFinished)
+        .into_iter()
+        .next()
+        .ok_or("no example")?;
+    (0..n)
+        .map(|i| {
+            let mut body = example.clone();
+            body["repo_id"] = format!("repo-{}", i % 100).into();
+            body["added_count"] = i.into();
+            Ok(Event::from_value(EventType::RepoSyncFinished, body)?)
+        })
+        .collect()
+}
+
+async fn best<F, Fut>(rounds: usize, mut run: F) -> BenchResult<f64>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = BenchResult<f64>>,
+{
+    let mut best = 0f64;
+    for _ in 0..rounds {
+        best = best.max(run().await?);
+    }
+    Ok(best)
+}
+
+#[tokio::main]
+async fn main() -> BenchResult<()> {
+    let args = Args::parse();
+    let n = args.messages;
+    let dir = tempfile::tempdir()?;
+    let _server;
+    let url = match &args.nats_url {
+        Some(url) => url.clone(),
+        None => {
+            let mut options = LocalNatsOptions::new(dir.path());
+            options.sync_always = false;
+            let server = LocalNats::start(options).await?;
+            let url = server.url();
+            _server = server;
+            url
+        }
+    };
+    let tag = format!("bench{}", std::process::id());
+    let mut config = BusConfig::new(&url);
+    config.prefix = tag.clone();
+    config.stream = tag.to_uppercase();
+    config.dead_letter_stream = format!("{}_DLQ", config.stream);
+    config.max_in_flight = args.window.max(1) * 2;
+    let bus = Bus::connect(config.clone()).await?;
+    let publisher = bus.publisher();
+    let client = bus.client().clone();
+    let js = bus.jetstream().clone();
+    let stream_name = config.stream.clone();
+
+    let events = Arc::new(events(n)?);
+    let raw: Arc<Vec<(String, Bytes)>> = Arc::new(
+        events
+            .iter()
+            .map(|e| (bus.subjects().for_event(e), Bytes::from(e.to_vec())))
+            .collect(),
+    );
+    let body_bytes = raw.iter().map(|(_, b)| b.len()).sum::<usize>() / n.max(1);
+    println!(
+        "{n} messages of ~{body_bytes} bytes per phase, best of {} rounds, server {url}",
+        args.rounds
+    );
+
+    // Core publish, on subjects no stream captures.
+    let mut core_config = config.clone();
+    core_config.prefix = format!("{tag}core");
+    let core_bus = Bus::connect_core(core_config).await?;
+    let core_publisher = core_bus.publisher();
+    let core_raw: Arc<Vec<(String, Bytes)>> = Arc::new(
+        events
+            .iter()
+            .map(|e| (core_bus.subjects().for_event(e), Bytes::from(e.to_vec())))
+            .collect(),
+    );
+    let raw_core = best(args.rounds, || {
+        let client = client.clone();
+        let core_raw = core_raw.clone();
+        async move {
+            let start = Instant::now();
+            for (subject, body) in core_raw.iter() {
+                client.publish(subject.clone(), body.clone()).await?;
+            }
+            client.flush().await?;
+            Ok(rate(n, start.elapsed()))
+        }
+    })
+    .await?;
+    let repobus_core = best(args.rounds, || {
+        let core_publisher = core_publisher.clone();
+        let events = events.clone();
+        let client = core_bus.client().clone();
+        async move {
+            let start = Instant::now();
+            for event in events.iter() {
+                core_publisher
+                    .publish_core(event, PublishOptions::default())
+                    .await?;
+            }
+            client.flush().await?;
+            Ok(rate(n, start.elapsed()))
+        }
+    })
+    .await?;
+
+    // JetStream publish with acks, `window` in flight.
+    let purge = |js: async_nats::jetstream::Context, name: String| async move {
+        js.get_stream(&name).await?.purge().await?;
+        BenchResult::Ok(())
+    };
+    let window = args.window.max(1);
+    let raw_js = best(args.rounds, || {
+        let js = js.clone();
+        let raw = raw.clone();
+        let purge = purge(js.clone(), stream_name.clone());
+        async move {
+            purge.await?;
+            let start = Instant::now();
+            let acked = futures_util::stream::iter(raw.iter().cloned())
+                .map(|(subject, body)| {
+                    let js = js.clone();
+                    async move { js.publish(subject, body).await?.await }
+                })
+                .buffer_unordered(window)
+                .filter(|r| std::future::ready(r.is_ok()))
+                .count()
+                .await;
+            if acked != n {
+                return Err(format!("raw: {acked} of {n} acked").into());
+            }
+            Ok(rate(n, start.elapsed()))
+        }
+    })
+    .await?;
+    let repobus_js = best(args.rounds, || {
+        let publisher = publisher.clone();
+        let events = events.clone();
+        let purge = purge(js.clone(), stream_name.clone());
+        async move {
+            purge.await?;
+            let start = Instant::now();
+            let acked = futures_util::stream::iter(events.iter())
+                .map(|event| publisher.publish(event))
+                .buffer_unordered(window)
+                .filter(|r| std::future::ready(r.is_ok()))
+                .count()
+                .await;
+            if acked != n {
+                return Err(format!("repobus: {acked} of {n} acked").into());
+            }
+            Ok(rate(n, start.elapsed()))
+        }
+    })
+    .await?;
+
+    // Consume the n events the last round stored.
+    let raw_consume = best(args.rounds, || {
+        let js = js.clone();
+        let stream_name = stream_name.clone();
+        async move {
+            let stream = js.get_stream(&stream_name).await?;
+            let consumer = stream
+                .create_consumer(pull::Config {
+                    deliver_policy: DeliverPolicy::All,
+                    ack_policy: AckPolicy::None,
+                    inactive_threshold: Duration::from_secs(60),
+                    ..Default::default()
+                })
+                .await?;
+            let start = Instant::now();
+            let mut messages = consumer
+                .stream()
+                .max_messages_per_batch(500)
+                .messages()
+                .await?;
+            let (mut count, mut bytes) = (0usize, 0usize);
+            while count < n {
+                let message = messages.next().await.ok_or("raw consumer ended")??;
+                bytes += message.payload.len();
+                count += 1;
+            }
+            let elapsed = start.elapsed();
+            std::hint::black_box(bytes);
+            Ok(rate(n, elapsed))
+        }
+    })
+    .await?;
+    let repobus_consume = best(args.rounds, || {
+        let subscriber = bus.subscriber();
+        async move {
+            let mut subscription = subscriber
+                .subscribe(ConsumerOptions {
+                    deliver: Deliver::All,
+                    explicit_ack: false,
+                    max_ack_pending: -1,
+                    ..ConsumerOptions::default()
+                })
+                .await?;
+            let start = Instant::now();
+            let mut count = 0usize;
+            while count < n {
+                let delivery = subscription.next().await.ok_or("subscription ended")??;
+                std::hint::black_box(&delivery.event);
+                count += 1;
+            }
+            Ok(rate(n, start.elapsed()))
+        }
+    })
+    .await?;
+
+    // Publish-to-receive latency on the repobus path.
+    let m = args.latency_messages.max(1);
+    let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let mut subscription = bus
+        .subscriber()
+        .subscribe(ConsumerOptions {
+            deliver: Deliver::New,
+            explicit_ack: false,
+            ..ConsumerOptions::default()
+        })
+        .await?;
+    let receiver = {
+        let sent = sent.clone();
+        tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(m);
+            while latencies.len() < m {
+                let Some(Ok(delivery)) = subscription.next().await else {
+                    break;
+                };
+                let now = Instant::now();
+                if let Some(start) = sent
+                    .lock()
+                    .ok()
+                    .and_then(|mut s| s.remove(&delivery.envelope.id))
+                {
+                    latencies.push(now - start);
+                }
+            }
+            latencies
+        })
+    };
+    for (i, event) in events.iter().cycle().take(m).enumerate() {
+        let id = format!("{tag}-latency-{i}");
+        if let Ok(mut s) = sent.lock() {
+            s.insert(id.clone(), Instant::now());
+        }
+        publisher
+            .publish_with(event, PublishOptions { id: Some(id) })
+            .await?;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let mut latencies = tokio::time::timeout(Duration::from_secs(60), receiver).await??;
+    latencies.sort();
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0)
+    };
+    let (p50, p99) = (pct(0.50), pct(0.99));
+
+    // Clean up what this run created on a shared server.
+    for name in [config.stream.clone(), config.dead_letter_stream.clone()] {
+        let _ = js.delete_stream(&name).await;
+    }
+    publisher.close().await;
+
+    let row = |name: &str, raw: f64, ours: f64| {
+        println!("{name:<28} {raw:>14.0} {ours:>14.0} {:>8.3}", ours / raw);
+    };
+    println!(
+        "{:<28} {:>14} {:>14} {:>8}",
+        "phase (messages/s)", "raw async-nats", "repobus", "ratio"
+    );
+    row("core publish", raw_core, repobus_core);
+    row("jetstream publish (acked)", raw_js, repobus_js);
+    row("consume", raw_consume, repobus_consume);
+    println!(
+        "latency publish->receive    p50 {p50:.3} ms   p99 {p99:.3} ms ({} messages)",
+        latencies.len()
+    );
+    println!(
+        "{}",
+        serde_json::json!({
+            "messages": n,
+            "core_publish_ratio": repobus_core / raw_core,
+            "jetstream_publish_ratio": repobus_js / raw_js,
+            "consume_ratio": repobus_consume / raw_consume,
+            "latency_p50_ms": p50,
+            "latency_p99_ms": p99,
+            "raw_core_publish_per_s": raw_core,
+            "repobus_core_publish_per_s": repobus_core,
+            "raw_jetstream_publish_per_s": raw_js,
+            "repobus_jetstream_publish_per_s": repobus_js,
+            "raw_consume_per_s": raw_consume,
+            "repobus_consume_per_s": repobus_consume,
+        })
+    );
+    Ok(())
+}

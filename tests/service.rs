@@ -1,0 +1,1134 @@
+//! The HTTP ingest service, in-process, against a private nats-server.
+//!
+//! Every test starts its own `nats-server -js` on a free port (via
+//! `repobus::local::LocalNats`), its own service on 127.0.0.1:0, and talks
+//! to it with reqwest. Every wait is bounded.
+#![cfg(feature = "cli")]
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::message::StreamMessage;
+use repobus::bus::{Bus, BusConfig};
+use repobus::local::{LocalNats, LocalNatsOptions};
+use repobus::service::{self, ServiceConfig};
+use repobus::{schema, Event, EventType};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+// ---------------------------------------------------------------------------
+// Harness
+// ---------------------------------------------------------------------------
+
+/// Awaits `fut` for at most `secs` seconds.
+async fn within<T>(secs: u64, what: &str, fut: impl Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(secs), fut)
+        .await
+        .unwrap_or_else(|_| panic!("timed out after {secs} s: {what}"))
+}
+
+/// A private nats-server; the store directory lives as long as the server
+/// (fields drop in order: the server is killed before the directory goes).
+struct Nats {
+    server: LocalNats,
+    _dir: TempDir,
+}
+
+async fn nats() -> Nats {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = within(30, "starting nats-server", async {
+        LocalNats::start(LocalNatsOptions::new(dir.path())).await
+    })
+    .await
+    .expect("start a private nats-server (set REPOBUS_NATS_SERVER)");
+    Nats { server, _dir: dir }
+}
+
+async fn connect(config: BusConfig) -> Bus {
+    let url = config.nats_url.clone();
+    within(30, "connecting to NATS", Bus::connect(config))
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"))
+}
+
+async fn bus(nats: &Nats) -> Bus {
+    connect(BusConfig::new(nats.server.url())).await
+}
+
+/// The service running in a task of this test, with its shutdown trigger.
+struct Service {
+    base: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Service {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Triggers the shutdown and waits (bounded) for `serve` to return.
+    async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        within(30, "service shutdown", self.task)
+            .await
+            .expect("serve task panicked")
+            .expect("serve returned an error");
+    }
+}
+
+async fn start_service(bus: &Bus, config: ServiceConfig) -> Service {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(service::serve(
+        listener,
+        bus.publisher(),
+        config,
+        async move {
+            let _ = rx.await;
+        },
+    ));
+    Service {
+        base: format!("http://{addr}"),
+        shutdown: Some(tx),
+        task,
+    }
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("reqwest client")
+}
+
+/// Status and JSON body of a response (`Value::Null` when not JSON).
+async fn answer(response: reqwest::Response) -> (u16, reqwest::header::HeaderMap, Value) {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("read the response body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    (status, headers, body)
+}
+
+async fn post_json(client: &reqwest::Client, url: &str, body: &Value) -> (u16, Value) {
+    let (status, _, body) = answer(
+        within(30, "POST", client.post(url).json(body).send())
+            .await
+            .expect("POST"),
+    )
+    .await;
+    (status, body)
+}
+
+async fn post_raw(
+    client: &reqwest::Client,
+    url: &str,
+    body: impl Into<reqwest::Body>,
+) -> (u16, Value) {
+    let (status, _, body) = answer(
+        within(
+            30,
+            "POST",
+            client
+                .post(url)
+                .header("content-type", "application/json")
+                .body(body)
+                .send(),
+        )
+        .await
+        .expect("POST"),
+    )
+    .await;
+    (status, body)
+}
+
+async fn get(client: &reqwest::Client, url: &str) -> (u16, Value) {
+    let (status, _, body) = answer(
+        within(30, "GET", client.get(url).send())
+            .await
+            .expect("GET"),
+    )
+    .await;
+    (status, body)
+}
+
+fn error_of(body: &Value) -> &str {
+    body.get("error")
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("no {{\"error\": ...}} in {body}"))
+}
+
+/// Every message in the event stream, in sequence order, with its headers.
+async fn stored(bus: &Bus) -> Vec<StreamMessage> {
+    within(60, "reading the stream", async {
+        let stream = bus
+            .jetstream()
+            .get_stream(&bus.config().stream)
+            .await
+            .expect("get the event stream");
+        let info = stream.get_info().await.expect("stream info");
+        let mut out = Vec::new();
+        if info.state.messages == 0 {
+            return out;
+        }
+        for seq in info.state.first_sequence..=info.state.last_sequence {
+            if let Ok(message) = stream.get_raw_message(seq).await {
+                out.push(message);
+            }
+        }
+        out
+    })
+    .await
+}
+
+fn header(message: &StreamMessage, name: &str) -> Option<String> {
+    message.headers.get(name).map(|v| v.as_str().to_owned())
+}
+
+fn ids(messages: &[StreamMessage]) -> Vec<String> {
+    messages
+        .iter()
+        .map(|m| header(m, "ce-id").expect("ce-id header"))
+        .collect()
+}
+
+fn sync_finished(repo_id: &str, result: &str, added: u64) -> Value {
+    let mut body = schema::examples(EventType::RepoSyncFinished)[0].clone();
+    body["repo_id"] = json!(repo_id);
+    body["result"] = json!(result);
+    body["added_count"] = json!(added);
+    body
+}
+
+// ---------------------------------------------------------------------------
+// 1. POST /v1/events/{type}
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_seed_example_is_accepted_and_stored_with_cloudevents_headers() {
+    let nats = nats().await;
+    let bus = bus(&nats).await;
+    let service = start_service(&bus, ServiceConfig::default()).await;
+    let client = http();
+    let mut acks = Vec::new();
+    for event_type in EventType::ALL {
+        for example in schema::examples(event_type) {
+            let (status, ack) = post_json(
+                &client,
+                &service.url(&format!("/v1/events/{event_type}")),
+                &example,
+            )
+            .await;
+            assert_eq!(status, 202, "{event_type}: {ack}");
+            let keys: Vec<&str> = ack
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            assert_eq!(keys, ["id", "subject", "stream", "seq"], "{ack}");
+            assert_eq!(ack["stream"], "REPOBUS");
+            assert!(ack["seq"].as_u64().unwrap() >= 1);
+            let subject = ack["subject"].as_str().unwrap();
+            assert!(subject.starts_with("repobus."), "{subject}");
+            acks.push((event_type, example, ack));
+        }
+    }
+    let messages = stored(&bus).await;
+    assert_eq!(messages.len(), acks.len(), "one stored message per 202");
+    for (event_type, example, ack) in &acks {
+        let seq = ack["seq"].as_u64().unwrap();
+        let message = messages
+            .iter()
+            .find(|m| m.sequence == seq)
+            .unwrap_or_else(|| panic!("seq {seq} not in the stream"));
+        assert_eq!(message.subject.as_str(), ack["subject"].as_str().unwrap());
+        let id = ack["id"].as_str().unwrap();
+        assert_eq!(header(message, "ce-id").as_deref(), Some(id));
+        assert_eq!(header(message, "Nats-Msg-Id").as_deref(), Some(id));
+        assert_eq!(
+            header(message, "ce-type").as_deref(),
+            Some(event_type.as_str())
+        );
+        assert_eq!(header(message, "ce-specversion").as_deref(), Some("1.0"));
+        assert_eq!(
+            header(message, "ce-datacontenttype").as_deref(),
+            Some("application/json")
+        );
+        assert_eq!(
+            header(message, "ce-dataschema"),
+            Some(schema::schema_id(*event_type).to_string())
+        );
+        assert!(header(message, "ce-source").is_some());
+        assert!(header(message, "ce-time").unwrap().ends_with('Z'));
+        let expected_subject = if event_type.is_pulp() {
+            example["repo_id"].as_str().unwrap().to_owned()
+        } else {
+            example["build"].to_string()
+        };
+        assert_eq!(header(message, "ce-subject"), Some(expected_subject));
+        // The body is the wire body, unchanged in meaning.
+        let body: Value = serde_json::from_slice(&message.payload).unwrap();
+        assert_eq!(&body, example, "{event_type}");
+        // A generated ID is a UUID (v7).
+        assert_eq!(id.len(), 36, "{id}");
+    }
+    // The same events through the typed subscriber, in order.
+    let mut subscription = within(
+        10,
+        "subscribe",
+        bus.subscriber().subscribe(repobus::bus::ConsumerOptions {
+            deliver: repobus::bus::Deliver::All,
+            explicit_ack: false,
+            ..Default::default()
+        }),
+    )
+    .await
+    .unwrap();
+    for (event_type, _, ack) in &acks {
+        let delivery = within(10, "next delivery", subscription.next())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(delivery.envelope.id, ack["id"].as_str().unwrap());
+        assert_eq!(delivery.event.event_type(), *event_type);
+    }
+    service.stop().await;
+}
+
+// ---------------------------------------------------------------------------
+// 2. Idempotency-Key
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotency_key_stores_a_retried_post_once_and_bad_keys_are_400() {
+    let nats = nats().await;
+    let bus = bus(&nats).await;
+    let service = start_service(&bus, ServiceConfig::default()).await;
+    let client = http();
+    let url = service.url("/v1/events/repo-sync-started");
+    let body = json!({"repo_id": "pulp-f17"});
+    let mut answers = Vec::new();
+    for _ in 0..2 {
+        let response = within(
+            30,
+            "POST",
+            client
+                .post(&url)
+                .header("Idempotency-Key", "order-42")
+                .json(&body)
+                .send(),
+        )
+        .await
+        .unwrap();
+        let (status, _, ack) = answer(response).await;
+        assert_eq!(status, 202, "{ack}");
+        assert_eq!(ack["id"], "order-42");
+        answers.push(ack);
+    }
+    assert_eq!(
+        answers[0]["seq"], answers[1]["seq"],
+        "same seq: {answers:?}"
+    );
+    assert!(answers[0].get("duplicate").is_none(), "{}", answers[0]);
+    assert_eq!(answers[1]["duplicate"], true, "{}", answers[1]);
+    let messages = stored(&bus).await;
+    assert_eq!(ids(&messages), ["order-42"]);
+
+    let long = "k".repeat(300);
+    for bad in ["has space", long.as_str()] {
+        let response = within(
+            30,
+            "POST",
+            client
+                .post(&url)
+                .header("Idempotency-Key", bad)
+                .json(&body)
+                .send(),
+        )
+        .await
+        .unwrap();
+        let (status, _, error) = answer(response).await;
+        assert_eq!(status, 400, "key {bad:?}: {error}");
+        let message = error_of(&error);
+        assert!(message.contains("not allowed"), "{message}");
+    }
+    assert_eq!(stored(&bus).await.len(), 1, "bad keys store nothing");
+    service.stop().await;
+}
+
+// ---------------------------------------------------------------------------
+// 3. Errors
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_are_json_with_the_right_status() {
+    let nats = nats().await;
+    let bus = bus(&nats).await;
+    let service = start_service(&bus, ServiceConfig::default()).await;
+    let client = http();
+
+    // 400 malformed JSON.
+    let (status, error) = post_raw(
+        &client,
+        &service.url("/v1/events/repo-sync-started"),
+        r#"{"repo_id": "#,
+    )
+    .await;
+    assert_eq!(status, 400, "{error}");
+    assert!(error_of(&error).contains("malformed JSON"), "{error}");
+
+    // 400 schema violation naming the path and the rule.
+    let mut body = sync_finished("pulp-f16", "success", 0);
+    body["started"] = json!("2012-13-06T15:49:11Z");
+    let (status, error) = post_json(
+        &client,
+        &service.url("/v1/events/repo-sync-finished"),
+        &body,
+    )
+    .await;
+    assert_eq!(status, 400, "{error}");
+    let message = error_of(&error);
+    assert!(
+        message.contains("$.started") && message.contains("month 13"),
+        "{message}"
+    );
+    let (status, error) = post_json(
+        &client,
+        &service.url("/v1/events/repo-sync-started"),
+        &json!({"repo_id": "a b"}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(error_of(&error).contains("$.repo_id"), "{error}");
+
+    // 404 unknown type, 404 unknown route.
+    let (status, error) = post_json(
+        &client,
+        &service.url("/v1/events/repo-sync-exploded"),
+        &json!({"repo_id": "x"}),
+    )
+    .await;
+    assert_eq!(status, 404, "{error}");
+    assert!(error_of(&error).contains("repo-sync-exploded"), "{error}");
+    let (status, error) = get(&client, &service.url("/v2/nothing")).await;
+    assert_eq!(status, 404, "{error}");
+    error_of(&error);
+    let (status, error) = post_json(&client, &service.url("/v1/nothing"), &json!({})).await;
+    assert_eq!(status, 404, "{error}");
+    error_of(&error);
+
+    // Under the default limit of 1 MiB, a ~500 KiB valid body is stored.
+    let mut big = sync_finished("pulp-big", "success", 1);
+    let packages: serde_json::Map<String, Value> = (0..10_000)
+        .map(|i| (format!("package-{i:05}"), json!("x".repeat(32))))
+        .collect();
+    big["summary"] = Value::Object(packages);
+    let big_text = serde_json::to_string(&big).unwrap();
+    assert!(
+        (450_000..700_000).contains(&big_text.len()),
+        "{}",
+        big_text.len()
+    );
+    let (status, ack) = post_raw(
+        &client,
+        &service.url("/v1/events/repo-sync-finished"),
+        big_text.clone(),
+    )
+    .await;
+    assert_eq!(status, 202, "{ack}");
+    let messages = stored(&bus).await;
+    assert_eq!(messages.len(), 1);
+    let stored_body: Value = serde_json::from_slice(&messages[0].payload).unwrap();
+    assert_eq!(stored_body, big);
+    service.stop().await;
+
+    // 413 over a small limit.
+    let small = start_service(
+        &bus,
+        ServiceConfig {
+            body_limit: 1024,
+            ..ServiceConfig::default()
+        },
+    )
+    .await;
+    let mut body = sync_finished("pulp-f16", "success", 0);
+    body["summary"] = json!({"padding": "p".repeat(2000)});
+    let text = serde_json::to_string(&body).unwrap();
+    assert!(text.len() > 2000);
+    let (status, error) = post_raw(
+        &client,
+        &small.url("/v1/events/repo-sync-finished"),
+        text.clone(),
+    )
+    .await;
+    assert_eq!(status, 413, "{error}");
+    assert!(error_of(&error).contains("1024"), "{error}");
+    // Also on the Pulp 2 route.
+    let notice = json!({"event_type": "repo.sync.finish", "payload": body});
+    let (status, error) = post_json(&client, &small.url("/v1/pulp2"), &notice).await;
+    assert_eq!(status, 413, "{error}");
+    error_of(&error);
+    // A small body still passes.
+    let (status, ack) = post_json(
+        &client,
+        &small.url("/v1/events/repo-sync-started"),
+        &json!({"repo_id": "pulp-f17"}),
+    )
+    .await;
+    assert_eq!(status, 202, "{ack}");
+    assert_eq!(stored(&bus).await.len(), 2, "the 413s stored nothing");
+    small.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bearer_token_is_required_when_configured() {
+    let nats = nats().await;
+    let bus = bus(&nats).await;
+    let service = start_service(
+        &bus,
+        ServiceConfig {
+            bearer_token: Some("s3cret-token".into()),
+            ..ServiceConfig::default()
+        },
+    )
+    .await;
+    let client = http();
+    let url = service.url("/v1/events/repo-sync-started");
+    let body = json!({"repo_id": "pulp-f17"});
+    let cases: [(Option<&str>, u16); 4] = [
+        (None, 401),
+        (Some("Bearer wrong"), 401),
+        (Some("Basic czNjcmV0LXRva2Vu"), 401),
+        (Some("Bearer s3cret-token"), 202),
+    ];
+    for (authorization, want) in cases {
+        let mut request = client.post(&url).json(&body);
+        if let Some(value) = authorization {
+            request = request.header("Authorization", value);
+        }
+        let (status, headers, answer_body) =
+            answer(within(30, "POST", request.send()).await.unwrap()).await;
+        assert_eq!(status, want, "{authorization:?}: {answer_body}");
+        if want == 401 {
+            error_of(&answer_body);
+            assert!(
+                headers.get("www-authenticate").is_some(),
+                "401 without WWW-Authenticate"
+            );
+        }
+    }
+    // The history is protected too.
+    let (status, error) = get(&client, &service.url("/v1/events")).await;
+    assert_eq!(status, 401, "{error}");
+    let response = within(
+        30,
+        "GET",
+        client
+            .get(service.url("/v1/events"))
+            .bearer_auth("s3cret-token")
+            .send(),
+    )
+    .await
+    .unwrap();
+    let (status, _, events) = answer(response).await;
+    assert_eq!(status, 200, "{events}");
+    assert_eq!(events.as_array().unwrap().len(), 1);
+    // Health checks are open.
+    assert_eq!(get(&client, &service.url("/healthz")).await.0, 200);
+    assert_eq!(stored(&bus).await.len(), 1, "only the authorized POST");
+    service.stop().await;
+}
+
+// ---------------------------------------------------------------------------
+// 4. NATS down: 503, readiness
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_down_gives_503_naming_the_deadline_and_readyz_follows() {
+    let mut nats = nats().await;
+    let mut config = BusConfig::new(nats.server.url());
+    config.publish_deadline = Duration::from_secs(2);
+    config.duplicate_window = Duration::from_secs(120);
+    let bus = connect(config).await;
+    let service = start_service(&bus, ServiceConfig::default()).await;
+    let client = http();
+    let url = service.url("/v1/events/repo-sync-started");
+    let body = json!({"repo_id": "pulp-f17"});
+
+    assert_eq!(get(&client, &service.url("/readyz")).await.0, 200);
+    let (status, ack) = post_json(&client, &url, &body).await;
+    assert_eq!(status, 202, "{ack}");
+    let before_id = ack["id"].as_str().unwrap().to_owned();
+
+    nats.server.kill();
+
+    // Readiness goes down, health stays up.
+    let (status, error) = get(&client, &service.url("/readyz")).await;
+    assert_eq!(status, 503, "{error}");
+    error_of(&error);
+    assert_eq!(get(&client, &service.url("/healthz")).await.0, 200);
+
+    // A POST after the kill: 503 within ~5 s, naming the deadline.
+    let started = Instant::now();
+    let response = within(
+        30,
+        "POST while NATS is down",
+        client
+            .post(&url)
+            .header("Idempotency-Key", "while-down-1")
+            .json(&body)
+            .send(),
+    )
+    .await
+    .unwrap();
+    let (status, _, error) = answer(response).await;
+    let took = started.elapsed();
+    assert_eq!(status, 503, "{error}");
+    assert!(took < Duration::from_secs(5), "503 took {took:?}");
+    assert!(
+        took >= Duration::from_millis(1900),
+        "the publish retried until the deadline: {took:?}"
+    );
+    let message = error_of(&error);
+    assert!(
+        message.contains("2s") && message.contains("while-down-1"),
+        "the error names the deadline and the event: {message}"
+    );
+    // One without a key: its generated ID is in the message.
+    let (status, error) = post_json(&client, &url, &body).await;
+    assert_eq!(status, 503, "{error}");
+    // The server was down before the POST: the event was never sent.
+    let message = error_of(&error);
+    assert!(message.contains("not stored"), "{message}");
+    let unkeyed = message
+        .split_once("event ")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no event id in {error}"))
+        .to_owned();
+    assert_eq!(get(&client, &service.url("/healthz")).await.0, 200);
+    assert_eq!(get(&client, &service.url("/readyz")).await.0, 503);
+
+    within(30, "restart nats-server", nats.server.restart())
+        .await
+        .expect("restart");
+
+    // Ready again within 10 s.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, _) = get(&client, &service.url("/readyz")).await;
+        if status == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "/readyz still {status} 10 s after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(get(&client, &service.url("/healthz")).await.0, 200);
+
+    // The retry with the same key is safe: exactly one copy in the stream.
+    let response = within(
+        30,
+        "retry",
+        client
+            .post(&url)
+            .header("Idempotency-Key", "while-down-1")
+            .json(&body)
+            .send(),
+    )
+    .await
+    .unwrap();
+    let (status, _, ack) = answer(response).await;
+    assert_eq!(status, 202, "{ack}");
+    // Give anything the client had buffered while disconnected time to land.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stored_ids = ids(&stored(&bus).await);
+    assert_eq!(
+        stored_ids
+            .iter()
+            .filter(|id| **id == "while-down-1")
+            .count(),
+        1,
+        "{stored_ids:?}"
+    );
+    assert!(
+        stored_ids.contains(&before_id),
+        "the 202 before the kill survives SIGKILL: {stored_ids:?}"
+    );
+    // The POSTs were sent only after the kill, so an event answered with
+    // 503 must not show up in the stream later.
+    assert!(
+        !stored_ids.contains(&unkeyed),
+        "event {unkeyed} was answered 503 but is stored: {stored_ids:?}"
+    );
+    service.stop().await;
+}
+
+// ---------------------------------------------------------------------------
+// 5. POST /v1/pulp2
+// ---------------------------------------------------------------------------
+
+fn pulp2_notice(event_type: &str, payload: Value) -> Value {
+    json!({
+        "event_type": event_type,
+        "payload": payload,
+        "call_report": {
+            "task_id": "7744e2df-39b9-46f0-bb10-feffa2f7014b",
+            "state": "finished",
+            "spawned_tasks": [],
+            "result": null
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pulp2_notifier_bodies_become_typed_events() {
+    let nats = nats().await;
+    let bus = bus(&nats).await;
+    let service = start_service(&bus, ServiceConfig::default()).await;
+    let client = http();
+    let url = service.url("/v1/pulp2");
+    let cases = [
+        ("repo.sync.start", EventType::RepoSyncStarted),
+        ("repo.sync.finish", EventType::RepoSyncFinished),
+        ("repo.publish.start", EventType::RepoPublishStarted),
+        ("repo.publish.finish", EventType::RepoPublishFinished),
+    ];
+    let mut acks = Vec::new();
+    for (pulp_type, event_type) in cases {
+        let payload = schema::examples(event_type)[0].clone();
+        let (status, ack) =
+            post_json(&client, &url, &pulp2_notice(pulp_type, payload.clone())).await;
+        assert_eq!(status, 202, "{pulp_type}: {ack}");
+        acks.push((event_type, payload, ack));
+    }
+    let messages = stored(&bus).await;
+    assert_eq!(messages.len(), 4);
+    for (message, (event_type, payload, ack)) in messages.iter().zip(&acks) {
+        assert_eq!(
+            header(message, "ce-type").as_deref(),
+            Some(event_type.as_str())
+        );
+        assert_eq!(header(message, "ce-id").as_deref(), ack["id"].as_str());
+        assert_eq!(message.sequence, ack["seq"].as_u64().unwrap());
+        let body: Value = serde_json::from_slice(&message.payload).unwrap();
+        assert_eq!(&body, payload, "the payload is stored, not the notice");
+        let event = Event::decode(event_type.as_str(), &message.payload).unwrap();
+        assert_eq!(event.event_type(), *event_type);
+    }
+
+    // Unknown event type, missing payload, invalid payload, malformed JSON.
+    let (status, error) = post_json(
+        &client,
+        &url,
+        &pulp2_notice("repo.delete", json!({"repo_id": "x"})),
+    )
+    .await;
+    assert_eq!(status, 400, "{error}");
+    assert!(
+        error_of(&error).contains("repo.delete") && error_of(&error).contains("$.event_type"),
+        "{error}"
+    );
+    let (status, error) = post_json(
+        &client,
+        &url,
+        &pulp2_notice("repo-sync-started", json!({"repo_id": "x"})),
+    )
+    .await;
+    assert_eq!(
+        status, 400,
+        "a repobus type is not a Pulp 2 event type: {error}"
+    );
+    let (status, error) = post_json(&client, &url, &json!({"event_type": "repo.sync.start"})).await;
+    assert_eq!(status, 400, "{error}");
+    assert!(error_of(&error).contains("$.payload"), "{error}");
+    let (status, error) = post_json(&client, &url, &json!({"payload": {"repo_id": "x"}})).await;
+    assert_eq!(status, 400, "{error}");
+    assert!(error_of(&error).contains("$.event_type"), "{error}");
+    let mut bad = sync_finished("pulp-f16", "exploded", 0);
+    bad["added_count"] = json!(-1);
+    let (status, error) = post_json(&client, &url, &pulp2_notice("repo.sync.finish", bad)).await;
+    assert_eq!(status, 400, "{error}");
+    let message = error_of(&error);
+    assert!(
+        message.starts_with("$.payload") && message.contains("$.result"),
+        "{message}"
+    );
+    let (status, error) = post_raw(&client, &url, "{not json").await;
+    assert_eq!(status, 400, "{error}");
+    assert!(error_of(&error).contains("malformed JSON"), "{error}");
+    assert_eq!(stored(&bus).await.len(), 4, "errors store nothing");
+    service.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pulp2_basic_auth_is_required_when_configured() {
+    let nats = nats().await;
+    let bus = bus(&nats).await;
+    let service = start_service(
+        &bus,
+        ServiceConfig {
+            pulp2_basic_auth: Some(("pulp".into(), "n0tifier".into())),
+            ..ServiceConfig::default()
+        },
+    )
+    .await;
+    let client = http();
+    let url = service.url("/v1/pulp2");
+    let notice = pulp2_notice("repo.sync.start", json!({"repo_id": "pulp-f17"}));
+    let attempts: [(Option<(&str, &str)>, u16); 4] = [
+        (None, 401),
+        (Some(("pulp", "wrong")), 401),
+        (Some(("other", "n0tifier")), 401),
+        (Some(("pulp", "n0tifier")), 202),
+    ];
+    for (credentials, want) in attempts {
+        let mut request = client.post(&url).json(&notice);
+        if let Some((user, password)) = credentials {
+            request = request.basic_auth(user, Some(password));
+        }
+        let (status, headers, body) =
+            answer(within(30, "POST", request.send()).await.unwrap()).await;
+        assert_eq!(status, want, "{credentials:?}: {body}");
+        if want == 401 {
+            error_of(&body);
+            assert!(headers.get("www-authenticate").is_some());
+        }
+    }
+    // A bearer token is not basic auth.
+    let response = within(
+        30,
+        "POST",
+        client
+            .post(&url)
+            .bearer_auth("n0tifier")
+            .json(&notice)
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+    // /v1/events is not behind the Pulp 2 credentials.
+    let (status, ack) = post_json(
+        &client,
+        &service.url("/v1/events/repo-sync-started"),
+        &json!({"repo_id": "pulp-f18"}),
+    )
+    .await;
+    assert_eq!(status, 202, "{ack}");
+    assert_eq!(stored(&bus).await.len(), 2);
+    service.stop().await;
+}
+
+// ---------------------------------------------------------------------------
+// 6. GET /v1/events
+// ---------------------------------------------------------------------------
+
+fn events_url(service: &Service, pairs: &[(&str, &str)]) -> String {
+    reqwest::Url::parse_with_params(&service.url("/v1/events"), pairs)
+        .unwrap()
+        .to_string()
+}
+
+async fn search(client: &reqwest::Client, service: &Service, pairs: &[(&str, &str)]) -> Vec<Value> {
+    let (status, body) = get(client, &events_url(service, pairs)).await;
+    assert_eq!(status, 200, "{pairs:?}: {body}");
+    body.as_array()
+        .unwrap_or_else(|| panic!("not an array: {body}"))
+        .clone()
+}
+
+/// Query parameters and the words the error must contain.
+type BadQuery = (
+    &'static [(&'static str, &'static str)],
+    &'static [&'static str],
+);
+
+fn field<'a>(events: &'a [Value], name: &str) -> Vec<&'a Value> {
+    events.iter().map(|e| &e[name]).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_search_over_http() {
+    let nats = nats().await;
+    let bus = bus(&nats).await;
+    let publisher = bus.publisher();
+    let bodies: Vec<(&str, Value)> = vec![
+        ("repo-sync-finished", sync_finished("repo-a", "success", 3)),
+        ("repo-sync-finished", sync_finished("repo-b", "failed", 0)),
+        ("repo-sync-finished", sync_finished("repo-c", "success", 7)),
+        ("repo-sync-started", json!({"repo_id": "repo-a"})),
+        (
+            "build-chroot-ended",
+            schema::examples(EventType::BuildChrootEnded)[0].clone(),
+        ),
+        (
+            "repo-publish-finished",
+            schema::examples(EventType::RepoPublishFinished)[0].clone(),
+        ),
+    ];
+    for (topic, body) in &bodies {
+        let event = Event::decode(topic, body.to_string().as_bytes()).unwrap();
+        within(30, "publish", publisher.publish(&event))
+            .await
+            .unwrap();
+    }
+    let service = start_service(&bus, ServiceConfig::default()).await;
+    let client = http();
+
+    let all = search(&client, &service, &[]).await;
+    assert_eq!(all.len(), 6);
+    for event in &all {
+        for key in ["type", "status", "summary", "subject", "id", "time"] {
+            assert!(event.get(key).is_some(), "{key} missing in {event}");
+        }
+    }
+
+    let found = search(
+        &client,
+        &service,
+        &[
+            (
+                "filters",
+                r#"{"type": "repo-sync-finished", "result": "success"}"#,
+            ),
+            ("sort", "added_count,descending"),
+            ("limit", "1"),
+            ("fields", "repo_id,added_count"),
+        ],
+    )
+    .await;
+    assert_eq!(found, [json!({"repo_id": "repo-c", "added_count": 7})]);
+
+    let found = search(
+        &client,
+        &service,
+        &[
+            ("filters", r#"{"repo_id": {"$regex": "^repo-"}}"#),
+            ("sort", "type,ascending"),
+            ("sort", "repo_id,descending"),
+            ("fields", "type,repo_id"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        found,
+        [
+            json!({"type": "repo-sync-finished", "repo_id": "repo-c"}),
+            json!({"type": "repo-sync-finished", "repo_id": "repo-b"}),
+            json!({"type": "repo-sync-finished", "repo_id": "repo-a"}),
+            json!({"type": "repo-sync-started", "repo_id": "repo-a"}),
+        ]
+    );
+
+    let found = search(
+        &client,
+        &service,
+        &[
+            ("filters", r#"{"added_count": {"$gte": 1}}"#),
+            ("skip", "1"),
+            ("sort", "added_count"),
+        ],
+    )
+    .await;
+    assert_eq!(field(&found, "repo_id"), [&json!("repo-c")]);
+
+    let found = search(
+        &client,
+        &service,
+        &[("filters", r#"{"project_owner": "kbaig"}"#)],
+    )
+    .await;
+    assert_eq!(field(&found, "type"), [&json!("build-chroot-ended")]);
+
+    assert_eq!(
+        search(&client, &service, &[("since", "P1D")]).await.len(),
+        6
+    );
+    assert_eq!(
+        search(
+            &client,
+            &service,
+            &[("since", "PT1H"), ("filters", r#"{"result": "failed"}"#)]
+        )
+        .await
+        .len(),
+        1
+    );
+    assert!(search(&client, &service, &[("after", "2100-01-01T00:00Z")])
+        .await
+        .is_empty());
+    assert!(search(&client, &service, &[("before", "2000-01-01")])
+        .await
+        .is_empty());
+    assert_eq!(
+        search(
+            &client,
+            &service,
+            &[
+                ("after", "2000-01-01T00:00Z"),
+                ("before", "2100-01-01T00:00Z")
+            ]
+        )
+        .await
+        .len(),
+        6
+    );
+
+    let bad: [BadQuery; 7] = [
+        (&[("filters", "{")], &["not valid JSON"]),
+        (&[("filters", r#"{"a": {"$foo": 1}}"#)], &["$foo"]),
+        (
+            &[("filters", r#"{"repo_id": {"$regex": "("}}"#)],
+            &["does not compile"],
+        ),
+        (&[("after", "2012-13-01")], &["after", "month 13"]),
+        (&[("colour", "red")], &["colour", "unknown parameter"]),
+        (&[("sort", "a,sideways")], &["sideways"]),
+        (&[("limit", "-1")], &["limit"]),
+    ];
+    for (pairs, needles) in bad {
+        let (status, error) = get(&client, &events_url(&service, pairs)).await;
+        assert_eq!(status, 400, "{pairs:?}: {error}");
+        let message = error_of(&error);
+        for needle in needles {
+            assert!(message.contains(needle), "{pairs:?}: {message}");
+        }
+    }
+    service.stop().await;
+}
+
+// ---------------------------------------------------------------------------
+// 7. Graceful shutdown
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_finishes_posts_in_flight() {
+    let mut nats = nats().await;
+    let mut config = BusConfig::new(nats.server.url());
+    config.publish_deadline = Duration::from_secs(20);
+    let bus = connect(config).await;
+    let mut service = start_service(&bus, ServiceConfig::default()).await;
+    let client = http();
+    let url = service.url("/v1/events/repo-sync-started");
+
+    // Some POSTs stored before anything happens.
+    for i in 0..3 {
+        let (status, ack) =
+            post_json(&client, &url, &json!({"repo_id": format!("early-{i}")})).await;
+        assert_eq!(status, 202, "{ack}");
+    }
+
+    // Hold the next POSTs in flight: NATS is down, so they retry.
+    nats.server.kill();
+    let mut in_flight = Vec::new();
+    for i in 0..5 {
+        let client = client.clone();
+        let url = url.clone();
+        in_flight.push(tokio::spawn(async move {
+            let response = client
+                .post(&url)
+                .json(&json!({"repo_id": format!("in-flight-{i}")}))
+                .send()
+                .await;
+            match response {
+                Ok(r) => {
+                    let (status, _, body) = answer(r).await;
+                    Some((status, body))
+                }
+                Err(_) => None,
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Shut down while they wait, then let NATS come back.
+    let _ = service.shutdown.take().unwrap().send(());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !service.task.is_finished(),
+        "serve returned while requests were in flight"
+    );
+    within(30, "restart nats-server", nats.server.restart())
+        .await
+        .unwrap();
+
+    let mut accepted = Vec::new();
+    for task in in_flight {
+        let result = within(40, "in-flight POST", task).await.unwrap();
+        let (status, body) = result.expect("an in-flight POST got no answer");
+        assert_eq!(status, 202, "in-flight POSTs are finished: {body}");
+        accepted.push(body["id"].as_str().unwrap().to_owned());
+    }
+    within(30, "serve returns", &mut service.task)
+        .await
+        .unwrap()
+        .unwrap();
+    // New connections are refused once it stopped.
+    assert!(within(
+        10,
+        "POST after shutdown",
+        client.post(&url).json(&json!({"repo_id": "late"})).send()
+    )
+    .await
+    .is_err());
+
+    let stored_ids = ids(&stored(&bus).await);
+    assert_eq!(stored_ids.len(), 8, "{stored_ids:?}");
+    for id in &accepted {
+        assert!(stored_ids.contains(id), "202 for {id} but not stored");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_during_a_burst_loses_no_accepted_event() {
+    let nats = nats().await;
+    let bus = bus(&nats).await;
+    let service = start_service(&bus, ServiceConfig::default()).await;
+    let client = http();
+    let url = service.url("/v1/events/repo-sync-started");
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let client = client.clone();
+        let url = url.clone();
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(i * 2)).await;
+            match client
+                .post(&url)
+                .json(&json!({"repo_id": format!("burst-{i}")}))
+                .send()
+                .await
+            {
+                Ok(r) => Some(answer(r).await),
+                Err(_) => None,
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    service.stop().await;
+    let mut accepted = Vec::new();
+    for task in tasks {
+        if let Some((status, _, body)) = within(30, "POST", task).await.unwrap() {
+            assert_eq!(status, 202, "{body}");
+            accepted.push(body["id"].as_str().unwrap().to_owned());
+        }
+    }
+    let stored_ids = ids(&stored(&bus).await);
+    for id in &accepted {
+        assert!(stored_ids.contains(id), "202 for {id} but not stored");
+    }
+    assert_eq!(
+        stored_ids.len(),
+        accepted.len(),
+        "nothing stored without a 202"
+    );
+}
