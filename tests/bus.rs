@@ -50,6 +50,22 @@ async fn assert_quiet(sub: &mut Subscription, wait: Duration) {
     }
 }
 
+/// Flushes the bus's client (bounded), so that every ack sent has reached
+/// the server.
+async fn flush(bus: &Bus) {
+    within(10, "flush", bus.client().flush())
+        .await
+        .expect("flush");
+}
+
+/// Flushes the acks sent, then asserts that nothing comes back within
+/// `wait` and nothing is pending.
+async fn assert_all_acked(bus: &Bus, sub: &mut Subscription, wait: Duration) {
+    flush(bus).await;
+    assert_quiet(sub, wait).await;
+    assert_eq!(sub.pending().await.expect("pending"), 0);
+}
+
 fn consumer(durable: Option<&str>) -> ConsumerOptions {
     ConsumerOptions {
         durable: durable.map(str::to_owned),
@@ -78,7 +94,7 @@ fn repo_of(event: &Event) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn publish_returns_after_the_ack_with_cloudevents_headers() {
-    let (server, _dir) = server().await;
+    let server = server().await;
     let bus = connect(&server).await;
     let publisher = bus.publisher();
     let events = [
@@ -172,7 +188,7 @@ async fn publish_returns_after_the_ack_with_cloudevents_headers() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn same_id_is_stored_once_and_hostile_ids_are_refused() {
-    let (server, _dir) = server().await;
+    let server = server().await;
     let bus = connect(&server).await;
     let publisher = bus.publisher();
     let event = sync_started("dedup-repo");
@@ -266,7 +282,7 @@ async fn same_id_is_stored_once_and_hostile_ids_are_refused() {
 #[tokio::test(flavor = "multi_thread")]
 async fn server_killed_and_restarted_mid_stream_loses_and_duplicates_nothing() {
     const TOTAL: usize = 300;
-    let (mut server, _dir) = server().await;
+    let mut server = server().await;
     let bus = connect(&server).await;
     let publisher = bus.publisher();
     let done = Arc::new(AtomicUsize::new(0));
@@ -369,7 +385,7 @@ async fn server_killed_and_restarted_mid_stream_loses_and_duplicates_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn durable_consumer_resumes_after_a_crash_including_the_unacked_event() {
-    let (server, _dir) = server().await;
+    let server = server().await;
     let bus = connect(&server).await;
     let publisher = bus.publisher();
     for i in 0..100 {
@@ -402,9 +418,7 @@ async fn durable_consumer_resumes_after_a_crash_including_the_unacked_event() {
     let crashed_id = crashed.envelope.id.clone();
     drop(crashed);
     drop(sub);
-    within(10, "flush", bus.client().flush())
-        .await
-        .expect("flush");
+    flush(&bus).await;
 
     let mut sub = subscribe(&bus, options).await;
     let mut saw_crashed = false;
@@ -434,12 +448,8 @@ async fn durable_consumer_resumes_after_a_crash_including_the_unacked_event() {
     let union: BTreeSet<u64> = acked.iter().copied().collect();
     assert_eq!(union, (1..=100).collect::<BTreeSet<u64>>());
     assert_eq!(acked.len(), 100, "no event was acked twice");
-    within(10, "flush", bus.client().flush())
-        .await
-        .expect("flush");
     // Everything is acknowledged: nothing comes back after ack_wait.
-    assert_quiet(&mut sub, Duration::from_secs(3)).await;
-    assert_eq!(sub.pending().await.expect("pending"), 0);
+    assert_all_acked(&bus, &mut sub, Duration::from_secs(3)).await;
 }
 
 // ---------------------------------------------------------------------------
@@ -448,7 +458,7 @@ async fn durable_consumer_resumes_after_a_crash_including_the_unacked_event() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn poison_messages_are_dead_lettered_and_skipped() {
-    let (server, _dir) = server().await;
+    let server = server().await;
     let bus = connect(&server).await;
     let js = bus.jetstream();
     let subject = "repobus.repo.sync.started.x";
@@ -529,7 +539,7 @@ async fn poison_messages_are_dead_lettered_and_skipped() {
 /// publishes to the event stream) must still reach the dead-letter stream.
 #[tokio::test(flavor = "multi_thread")]
 async fn poison_message_with_an_expected_stream_header_is_still_dead_lettered() {
-    let (server, _dir) = server().await;
+    let server = server().await;
     let bus = connect(&server).await;
     let subject = "repobus.repo.sync.started.x";
     let mut headers = async_nats::HeaderMap::new();
@@ -579,7 +589,7 @@ async fn poison_message_with_an_expected_stream_header_is_still_dead_lettered() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hostile_ids_stay_single_tokens_and_filter_exactly() {
-    let (server, _dir) = server().await;
+    let server = server().await;
     let bus = connect(&server).await;
     let publisher = bus.publisher();
     let subjects = bus.subjects().clone();
@@ -677,7 +687,7 @@ async fn unreachable_server_fails_naming_the_url() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn deadline_passes_and_a_full_buffer_refuses_at_once() {
-    let (mut server, _dir) = server().await;
+    let mut server = server().await;
     let mut config = config(server.url());
     config.publish_deadline = Duration::from_secs(2);
     config.duplicate_window = Duration::from_secs(30);
@@ -793,7 +803,7 @@ async fn deadline_passes_and_a_full_buffer_refuses_at_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn operation_guards_always_publish_the_finished_event() {
-    let (server, _dir) = server().await;
+    let server = server().await;
     let bus = connect(&server).await;
     let publisher = bus.publisher();
     let yum = || rid("yum_importer");
@@ -1026,7 +1036,7 @@ async fn operation_guards_always_publish_the_finished_event() {
 /// like a panic inside the future.
 #[tokio::test(flavor = "multi_thread")]
 async fn run_sync_whose_closure_panics_synchronously_publishes_an_error_result() {
-    let (server, _dir) = server().await;
+    let server = server().await;
     let bus = connect(&server).await;
     let publisher = bus.publisher();
     let task = {
@@ -1080,7 +1090,7 @@ async fn run_sync_whose_closure_panics_synchronously_publishes_an_error_result()
 #[tokio::test(flavor = "multi_thread")]
 async fn slow_consumer_with_small_max_ack_pending_gets_everything_in_order() {
     const TOTAL: u64 = 200;
-    let (server, _dir) = server().await;
+    let server = server().await;
     let bus = connect(&server).await;
     let publisher = bus.publisher();
     for i in 0..TOTAL {
@@ -1126,11 +1136,7 @@ async fn slow_consumer_with_small_max_ack_pending_gets_everything_in_order() {
         }
     }
     assert!(max_ack_pending_seen <= 5);
-    within(10, "flush", bus.client().flush())
-        .await
-        .expect("flush");
-    assert_quiet(&mut sub, Duration::from_millis(500)).await;
-    assert_eq!(sub.pending().await.expect("pending"), 0);
+    assert_all_acked(&bus, &mut sub, Duration::from_millis(500)).await;
 }
 
 // ---------------------------------------------------------------------------
@@ -1139,7 +1145,7 @@ async fn slow_consumer_with_small_max_ack_pending_gets_everything_in_order() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn publishing_after_close_fails_with_closed() {
-    let (server, _dir) = server().await;
+    let server = server().await;
     let bus = connect(&server).await;
     let publisher = bus.publisher();
     let clone = publisher.clone();

@@ -7,19 +7,19 @@
 //! variables. Every wait is bounded.
 #![cfg(feature = "cli")]
 
-use std::future::Future;
+mod common;
+
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream::message::StreamMessage;
 use chrono::{DateTime, SecondsFormat, Utc};
-use repobus::bus::{Bus, BusConfig};
-use repobus::local::{LocalNats, LocalNatsOptions};
+use repobus::bus::Bus;
 use repobus::{schema, Event, EventType};
 use serde_json::{json, Map, Value};
-use tempfile::TempDir;
 use tokio::io::AsyncWriteExt;
+
+use common::*;
 
 // ---------------------------------------------------------------------------
 // Harness
@@ -51,48 +51,6 @@ const REPOBUS_VARS: &[&str] = &[
     "REPOBUS_LOG",
 ];
 
-async fn within<T>(secs: u64, what: &str, fut: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(secs), fut)
-        .await
-        .unwrap_or_else(|_| panic!("timed out after {secs} s: {what}"))
-}
-
-/// A private nats-server; its store directory lives as long as it does.
-struct Nats {
-    server: LocalNats,
-    _dir: TempDir,
-}
-
-impl Nats {
-    fn url(&self) -> String {
-        self.server.url()
-    }
-}
-
-async fn nats() -> Nats {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let server = within(30, "starting nats-server", async {
-        LocalNats::start(LocalNatsOptions::new(dir.path())).await
-    })
-    .await
-    .expect("start a private nats-server (set REPOBUS_NATS_SERVER)");
-    Nats { server, _dir: dir }
-}
-
-/// A library connection with the same stream settings as the binary's
-/// defaults.
-async fn bus(nats: &Nats) -> Bus {
-    within(30, "connecting", Bus::connect(BusConfig::new(nats.url())))
-        .await
-        .expect("connect")
-}
-
-/// A port nothing listens on.
-fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
 fn command(args: &[&str]) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(BIN);
     command.args(args).kill_on_drop(true);
@@ -107,6 +65,16 @@ struct Out {
     code: i32,
     stdout: String,
     stderr: String,
+}
+
+impl From<std::process::Output> for Out {
+    fn from(output: std::process::Output) -> Self {
+        Out {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(output.stdout).unwrap(),
+            stderr: String::from_utf8(output.stderr).unwrap(),
+        }
+    }
 }
 
 impl Out {
@@ -144,11 +112,7 @@ async fn run_with(args: &[&str], stdin: &[u8], secs: u64) -> Out {
     .await
     .expect("wait for repobus");
     let _ = writer.await;
-    Out {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
+    Out::from(output)
 }
 
 async fn run(args: &[&str]) -> Out {
@@ -168,54 +132,6 @@ async fn ok_on(nats: &Nats, args: &[&str]) -> Out {
     let out = run_on(nats, args).await;
     assert_eq!(out.code, 0, "repobus {args:?} failed: {out:?}");
     out
-}
-
-async fn stream_messages(bus: &Bus) -> Option<u64> {
-    let stream = bus
-        .jetstream()
-        .get_stream(&bus.config().stream)
-        .await
-        .ok()?;
-    stream.get_info().await.ok().map(|i| i.state.messages)
-}
-
-/// Every message in the event stream, in sequence order.
-async fn stored(bus: &Bus) -> Vec<StreamMessage> {
-    within(60, "reading the stream", async {
-        let stream = bus
-            .jetstream()
-            .get_stream(&bus.config().stream)
-            .await
-            .expect("get the event stream");
-        let info = stream.get_info().await.expect("stream info");
-        let mut out = Vec::new();
-        if info.state.messages == 0 {
-            return out;
-        }
-        for seq in info.state.first_sequence..=info.state.last_sequence {
-            if let Ok(message) = stream.get_raw_message(seq).await {
-                out.push(message);
-            }
-        }
-        out
-    })
-    .await
-}
-
-fn header(message: &StreamMessage, name: &str) -> String {
-    message
-        .headers
-        .get(name)
-        .map(|v| v.as_str().to_owned())
-        .unwrap_or_else(|| panic!("no {name} header on seq {}", message.sequence))
-}
-
-fn sync_finished(repo_id: &str, result: &str, added: u64) -> Value {
-    let mut body = schema::examples(EventType::RepoSyncFinished)[0].clone();
-    body["repo_id"] = json!(repo_id);
-    body["result"] = json!(result);
-    body["added_count"] = json!(added);
-    body
 }
 
 fn copr(event_type: EventType, build: u64) -> Value {
@@ -268,8 +184,14 @@ async fn fixture(bus: &Bus) -> Fixture {
     let before = publish_all(
         bus,
         &[
-            ("repo-sync-finished", sync_finished("repo-a", "success", 3)),
-            ("repo-sync-finished", sync_finished("repo-b", "failed", 0)),
+            (
+                "repo-sync-finished",
+                sync_finished_body("repo-a", "success", 3),
+            ),
+            (
+                "repo-sync-finished",
+                sync_finished_body("repo-b", "failed", 0),
+            ),
             ("repo-sync-started", json!({"repo_id": "repo-a"})),
         ],
     )
@@ -280,7 +202,10 @@ async fn fixture(bus: &Bus) -> Fixture {
     let after = publish_all(
         bus,
         &[
-            ("repo-sync-finished", sync_finished("repo-c", "success", 7)),
+            (
+                "repo-sync-finished",
+                sync_finished_body("repo-c", "success", 7),
+            ),
             (
                 "build-chroot-ended",
                 schema::examples(EventType::BuildChrootEnded)[0].clone(),
@@ -328,7 +253,7 @@ fn strs<'a>(lines: &'a [Value], key: &str) -> Vec<&'a str> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publish_one_body_prints_the_ack_and_an_id_is_stored_once() {
-    let nats = nats().await;
+    let nats = server().await;
     let url = nats.url();
     let body = br#"{"repo_id": "pulp-f17"}"#;
     let out = run_with(
@@ -387,16 +312,19 @@ async fn publish_one_body_prints_the_ack_and_an_id_is_stored_once() {
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(out.json_lines()[0]["seq"], 3);
 
-    let bus = bus(&nats).await;
+    let bus = connect_default(&nats).await;
     let messages = stored(&bus).await;
     assert_eq!(messages.len(), 3);
-    assert_eq!(header(&messages[1], "ce-id"), "order-42");
-    assert_eq!(header(&messages[2], "ce-type"), "build-chroot-ended");
+    assert_eq!(header(&messages[1].headers, "ce-id"), "order-42");
+    assert_eq!(
+        header(&messages[2].headers, "ce-type"),
+        "build-chroot-ended"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publish_errors_exit_1_with_a_message_and_usage_errors_exit_2() {
-    let nats = nats().await;
+    let nats = server().await;
     let url = nats.url();
 
     // A bad body names the field; nothing is stored.
@@ -461,7 +389,7 @@ async fn publish_errors_exit_1_with_a_message_and_usage_errors_exit_2() {
     let out = run_with(&["--nats-url", &url, "publish", "--id", "x"], b"", 60).await;
     assert_eq!(out.code, 2, "{out:?}");
 
-    let bus = bus(&nats).await;
+    let bus = connect_default(&nats).await;
     assert!(stored(&bus).await.is_empty(), "no error stored anything");
 }
 
@@ -478,7 +406,7 @@ fn jsonl_line(i: usize) -> (String, Value) {
         0 => ("repo-sync-started".into(), json!({"repo_id": repo})),
         1 => (
             "repo.sync.finish".into(),
-            sync_finished(&repo, "success", i as u64),
+            sync_finished_body(&repo, "success", i as u64),
         ),
         2 => (
             "repo.publish.start".into(),
@@ -515,16 +443,11 @@ fn event_key(event: &Event) -> String {
     }
 }
 
-fn decode_stored(message: &StreamMessage) -> Event {
-    Event::decode(&header(message, "ce-type"), &message.payload)
-        .unwrap_or_else(|e| panic!("seq {}: {e}", message.sequence))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publish_jsonl_survives_a_server_kill_and_restart() {
     const LINES: usize = 300;
-    let mut nats = nats().await;
-    let bus = bus(&nats).await;
+    let mut nats = server().await;
+    let bus = connect_default(&nats).await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("events.jsonl");
     let text: String = (0..LINES)
@@ -552,7 +475,7 @@ async fn publish_jsonl_survives_a_server_kill_and_restart() {
     // Kill the server once some lines are stored, restart it 0.5 s later.
     let deadline = Instant::now() + Duration::from_secs(30);
     let at_kill = loop {
-        let n = tokio::time::timeout(Duration::from_secs(2), stream_messages(&bus))
+        let n = tokio::time::timeout(Duration::from_secs(2), try_stream_len(&bus))
             .await
             .ok()
             .flatten()
@@ -566,24 +489,20 @@ async fn publish_jsonl_survives_a_server_kill_and_restart() {
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
-    nats.server.kill();
+    nats.kill();
     assert!(
         (at_kill as usize) < LINES,
         "the whole file was stored before the kill; the test proves nothing"
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
-    within(30, "restart", nats.server.restart())
+    within(30, "restart", nats.restart())
         .await
         .expect("restart nats-server");
 
     let output = within(120, "publish --jsonl", child.wait_with_output())
         .await
         .unwrap();
-    let out = Out {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    };
+    let out = Out::from(output);
     assert_eq!(out.code, 0, "{out:?}");
     let lines = out.json_lines();
     assert_eq!(lines.len(), 1, "one count line: {out:?}");
@@ -595,13 +514,13 @@ async fn publish_jsonl_survives_a_server_kill_and_restart() {
 
     let messages = stored(&bus).await;
     assert_eq!(messages.len(), LINES, "exactly one message per line");
-    let mut ids: Vec<String> = messages.iter().map(|m| header(m, "ce-id")).collect();
+    let mut ids = ce_ids(&messages);
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), LINES, "distinct ce-ids");
     let keys: Vec<String> = messages
         .iter()
-        .map(|m| event_key(&decode_stored(m)))
+        .map(|m| event_key(&decode_stored(&m.headers, &m.payload)))
         .collect();
     let expected: Vec<String> = (0..LINES).map(line_key).collect();
     assert_eq!(keys, expected, "stored in file order");
@@ -610,13 +529,18 @@ async fn publish_jsonl_survives_a_server_kill_and_restart() {
         let want = repobus::events::wire::resolve_topic(&topic)
             .unwrap()
             .event_type();
-        assert_eq!(header(message, "ce-type"), want.as_str(), "line {}", i + 1);
+        assert_eq!(
+            header(&message.headers, "ce-type"),
+            want.as_str(),
+            "line {}",
+            i + 1
+        );
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publish_jsonl_reports_bad_lines_and_publishes_the_good_ones() {
-    let nats = nats().await;
+    let nats = server().await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("mixed.jsonl");
     let lines = [
@@ -646,11 +570,11 @@ async fn publish_jsonl_reports_bad_lines_and_publishes_the_good_ones() {
     assert!(errors[1].starts_with("line 5: "), "{errors:?}");
     assert!(errors[1].contains("$.distributor_id"), "{errors:?}");
 
-    let bus = bus(&nats).await;
+    let bus = connect_default(&nats).await;
     let keys: Vec<String> = stored(&bus)
         .await
         .iter()
-        .map(|m| event_key(&decode_stored(m)))
+        .map(|m| event_key(&decode_stored(&m.headers, &m.payload)))
         .collect();
     assert_eq!(keys, ["good-1", "good-3", "good-4", "good-6"]);
 
@@ -665,15 +589,21 @@ async fn publish_jsonl_reports_bad_lines_and_publishes_the_good_ones() {
 // 3. tail
 // ---------------------------------------------------------------------------
 
+/// `repobus tail --all --no-follow <args>` (exit 0): its JSON lines.
+async fn tail_all_lines(nats: &Nats, args: &[&str]) -> Vec<Value> {
+    let mut all = vec!["tail", "--all", "--no-follow"];
+    all.extend_from_slice(args);
+    ok_on(nats, &all).await.json_lines()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tail_all_no_follow_prints_every_event_and_exits() {
-    let nats = nats().await;
-    let bus = bus(&nats).await;
+    let nats = server().await;
+    let bus = connect_default(&nats).await;
     let fixture = fixture(&bus).await;
     let all = fixture.all();
 
-    let out = ok_on(&nats, &["tail", "--all", "--no-follow"]).await;
-    let lines = out.json_lines();
+    let lines = tail_all_lines(&nats, &[]).await;
     assert_eq!(ids_of(&lines), published_ids(&all));
     for (line, published) in lines.iter().zip(&all) {
         let mut expected: Map<String, Value> = published.event.describe();
@@ -700,50 +630,23 @@ async fn tail_all_no_follow_prints_every_event_and_exits() {
     assert_eq!(text.lines(), expected);
 
     // --subject filters on the server.
-    let out = ok_on(
-        &nats,
-        &[
-            "tail",
-            "--all",
-            "--no-follow",
-            "--subject",
-            "repobus.build.>",
-        ],
-    )
-    .await;
+    let lines = tail_all_lines(&nats, &["--subject", "repobus.build.>"]).await;
     assert_eq!(
-        strs(&out.json_lines(), "type"),
+        strs(&lines, "type"),
         ["build-chroot-ended", "build-chroot-started"]
     );
-    let out = ok_on(
-        &nats,
-        &[
-            "tail",
-            "--all",
-            "--no-follow",
-            "--subject",
-            "repobus.repo.sync.*.repo-a",
-        ],
-    )
-    .await;
+    let lines = tail_all_lines(&nats, &["--subject", "repobus.repo.sync.*.repo-a"]).await;
     assert_eq!(
-        strs(&out.json_lines(), "type"),
+        strs(&lines, "type"),
         ["repo-sync-finished", "repo-sync-started"]
     );
 
     // Criteria flags filter.
-    let out = ok_on(
-        &nats,
-        &["tail", "--all", "--no-follow", "--str-eq", "result=failed"],
-    )
-    .await;
-    assert_eq!(strs(&out.json_lines(), "repo_id"), ["repo-b"]);
-    let out = ok_on(
+    let lines = tail_all_lines(&nats, &["--str-eq", "result=failed"]).await;
+    assert_eq!(strs(&lines, "repo_id"), ["repo-b"]);
+    let lines = tail_all_lines(
         &nats,
         &[
-            "tail",
-            "--all",
-            "--no-follow",
             "--str-eq",
             "type=repo-sync-finished",
             "--gt",
@@ -751,7 +654,7 @@ async fn tail_all_no_follow_prints_every_event_and_exits() {
         ],
     )
     .await;
-    assert_eq!(strs(&out.json_lines(), "repo_id"), ["repo-a", "repo-c"]);
+    assert_eq!(strs(&lines, "repo_id"), ["repo-a", "repo-c"]);
 
     // --since starts at that time (every event here is recent).
     let out = ok_on(&nats, &["tail", "--since", "PT1H", "--no-follow"]).await;
@@ -777,8 +680,8 @@ async fn tail_all_no_follow_prints_every_event_and_exits() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tail_after_starts_at_the_given_instant() {
-    let nats = nats().await;
-    let bus = bus(&nats).await;
+    let nats = server().await;
+    let bus = connect_default(&nats).await;
     let fixture = fixture(&bus).await;
     // The stream itself agrees: the first event after `mid` is the first of
     // the second batch.
@@ -808,8 +711,8 @@ async fn tail_after_starts_at_the_given_instant() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tail_durable_resumes_where_it_stopped() {
-    let nats = nats().await;
-    let bus = bus(&nats).await;
+    let nats = server().await;
+    let bus = connect_default(&nats).await;
     let all = fixture(&bus).await.all();
     assert_eq!(all.len(), 7);
 
@@ -831,8 +734,8 @@ async fn tail_durable_resumes_where_it_stopped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tail_durable_acknowledges_every_printed_event_before_exiting() {
-    let nats = nats().await;
-    let bus = bus(&nats).await;
+    let nats = server().await;
+    let bus = connect_default(&nats).await;
     let all = fixture(&bus).await.all();
 
     let first = ok_on(
@@ -930,14 +833,13 @@ async fn tail_and_search_criteria_errors_exit_1_before_connecting() {
 async fn search_lines(nats: &Nats, args: &[&str]) -> Vec<Value> {
     let mut all = vec!["search"];
     all.extend_from_slice(args);
-    let out = ok_on(nats, &all).await;
-    out.json_lines()
+    ok_on(nats, &all).await.json_lines()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_applies_pulp_criteria() {
-    let nats = nats().await;
-    let bus = bus(&nats).await;
+    let nats = server().await;
+    let bus = connect_default(&nats).await;
     let fixture = fixture(&bus).await;
     let all = fixture.all();
 
@@ -1115,8 +1017,8 @@ async fn search_applies_pulp_criteria() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_time_window_is_on_the_event_time() {
-    let nats = nats().await;
-    let bus = bus(&nats).await;
+    let nats = server().await;
+    let bus = connect_default(&nats).await;
     let fixture = fixture(&bus).await;
     let all = fixture.all();
     // The time window is on `time`, the event's ce-time.
@@ -1142,8 +1044,8 @@ async fn search_time_window_is_on_the_event_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_with_and_without_push_down_agree() {
-    let nats = nats().await;
-    let bus = bus(&nats).await;
+    let nats = server().await;
+    let bus = connect_default(&nats).await;
     let fixture = fixture(&bus).await;
     let cases: Vec<Vec<&str>> = vec![
         vec![],
@@ -1291,8 +1193,8 @@ fn read_log(path: &Path) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_answers_and_exits_0_on_sigterm() {
-    let nats = nats().await;
-    let bus = bus(&nats).await;
+    let nats = server().await;
+    let bus = connect_default(&nats).await;
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("serve.log");
     let port = closed_port();
@@ -1354,7 +1256,10 @@ async fn serve_answers_and_exits_0_on_sigterm() {
     let ack: Value = r.json().await.unwrap();
     let messages = stored(&bus).await;
     assert_eq!(messages.len(), 1);
-    assert_eq!(header(&messages[0], "ce-id"), ack["id"].as_str().unwrap());
+    assert_eq!(
+        header(&messages[0].headers, "ce-id"),
+        ack["id"].as_str().unwrap()
+    );
 
     // SIGTERM: exit 0 within a few seconds.
     let status = std::process::Command::new("kill")
@@ -1376,8 +1281,8 @@ async fn serve_answers_and_exits_0_on_sigterm() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_push_down_of_a_start_time_agrees_with_a_full_scan() {
-    let nats = nats().await;
-    let bus = bus(&nats).await;
+    let nats = server().await;
+    let bus = connect_default(&nats).await;
     let fixture = fixture(&bus).await;
     let since_hour = ["--since", "PT1H"];
     let after_mid = ["--after", fixture.mid.as_str()];

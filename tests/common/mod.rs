@@ -1,19 +1,25 @@
-//! Shared harness of the bus integration tests: a private `nats-server -js`
-//! per test, a configuration with short timings, sample events, and a reader
-//! of everything a stream stores that does not go through repobus's own
+//! Shared harness of the integration tests that talk to NATS (`bus`,
+//! `service`, `cli_bus`): a private `nats-server -js` per test, a
+//! configuration with short timings, sample events, and a reader of
+//! everything a stream stores that does not go through repobus's own
 //! subscriber.
 
 #![allow(dead_code)]
 
 use std::future::Future;
+use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
+use async_nats::jetstream::message::StreamMessage;
+use async_nats::jetstream::stream::{State, Stream};
 use async_nats::HeaderMap;
 use bytes::Bytes;
 use repobus::bus::{Bus, BusConfig};
 use repobus::events::{BuildChroot, CoprStatus, RepoSyncStarted};
 use repobus::local::{LocalNats, LocalNatsOptions};
-use repobus::{Event, ResourceId};
+use repobus::{schema, Event, EventType, ResourceId};
+use serde_json::{json, Value};
+use tempfile::TempDir;
 
 /// `ce-source` of every event the tests publish.
 pub const SOURCE: &str = "urn:repobus:test";
@@ -21,10 +27,32 @@ pub const SOURCE: &str = "urn:repobus:test";
 /// The build ID of [`build_ended`] events.
 pub const BUILD_ID: u64 = 4242;
 
+/// A private `nats-server -js` with its store directory: the directory
+/// lives as long as the server (fields drop in order: the server is killed
+/// before the directory goes). Derefs to [`LocalNats`].
+pub struct Nats {
+    server: LocalNats,
+    _dir: TempDir,
+}
+
+impl Deref for Nats {
+    type Target = LocalNats;
+
+    fn deref(&self) -> &LocalNats {
+        &self.server
+    }
+}
+
+impl DerefMut for Nats {
+    fn deref_mut(&mut self) -> &mut LocalNats {
+        &mut self.server
+    }
+}
+
 /// Starts a private `nats-server -js` on a free port with its store in a
 /// fresh temporary directory (`$REPOBUS_NATS_SERVER` or `nats-server` on
-/// `PATH`). Keep the `TempDir` alive as long as the server.
-pub async fn server() -> (LocalNats, tempfile::TempDir) {
+/// `PATH`).
+pub async fn server() -> Nats {
     let dir = tempfile::Builder::new()
         .prefix("repobus-bus-test-")
         .tempdir()
@@ -35,8 +63,8 @@ pub async fn server() -> (LocalNats, tempfile::TempDir) {
         LocalNats::start(LocalNatsOptions::new(dir.path())),
     )
     .await
-    .unwrap_or_else(|e| panic!("cannot start nats-server: {e}"));
-    (server, dir)
+    .unwrap_or_else(|e| panic!("cannot start nats-server (set REPOBUS_NATS_SERVER): {e}"));
+    Nats { server, _dir: dir }
 }
 
 /// A configuration for `url` with timings short enough for tests.
@@ -54,6 +82,12 @@ pub fn config(url: impl Into<String>) -> BusConfig {
 /// Connects to `server` with [`config`].
 pub async fn connect(server: &LocalNats) -> Bus {
     connect_with(config(server.url())).await
+}
+
+/// Connects to `server` with the library's default configuration: the same
+/// stream settings as the `repobus` binary's defaults.
+pub async fn connect_default(server: &LocalNats) -> Bus {
+    connect_with(BusConfig::new(server.url())).await
 }
 
 /// Connects with `config`, bounded in time.
@@ -93,36 +127,25 @@ pub fn build_ended(owner: &str, project: &str, chroot: &str) -> Event {
         .into()
 }
 
+/// The JSON body of a `repo-sync-finished` (the schema's first example)
+/// for `repo_id` with `result` and `added_count`.
+pub fn sync_finished_body(repo_id: &str, result: &str, added: u64) -> Value {
+    let mut body = schema::examples(EventType::RepoSyncFinished)[0].clone();
+    body["repo_id"] = json!(repo_id);
+    body["result"] = json!(result);
+    body["added_count"] = json!(added);
+    body
+}
+
 /// One message as a stream stores it.
 pub type Stored = (String, HeaderMap, Bytes);
 
 /// Every message of `stream`, in sequence order, read with the JetStream
-/// API directly (not through repobus's subscriber).
-pub async fn stream_messages(bus: &Bus, stream: &str) -> Vec<Stored> {
-    stream_messages_with_seq(bus, stream)
-        .await
-        .into_iter()
-        .map(|(_, subject, headers, payload)| (subject, headers, payload))
-        .collect()
-}
-
-/// Like [`stream_messages`], with each message's stream sequence first.
-pub async fn stream_messages_with_seq(
-    bus: &Bus,
-    stream: &str,
-) -> Vec<(u64, String, HeaderMap, Bytes)> {
+/// API directly (not through repobus's subscriber). Fails the test when a
+/// sequence cannot be read.
+pub async fn raw_messages(bus: &Bus, stream: &str) -> Vec<StreamMessage> {
     within(60, "reading the stream", async {
-        let mut handle = bus
-            .jetstream()
-            .get_stream(stream)
-            .await
-            .unwrap_or_else(|e| panic!("stream {stream}: {e}"));
-        let state = handle
-            .info()
-            .await
-            .unwrap_or_else(|e| panic!("info of stream {stream}: {e}"))
-            .state
-            .clone();
+        let (handle, state) = stream_state(bus, stream).await;
         let mut out = Vec::new();
         if state.messages == 0 {
             return out;
@@ -132,12 +155,7 @@ pub async fn stream_messages_with_seq(
                 .get_raw_message(seq)
                 .await
                 .unwrap_or_else(|e| panic!("message {seq} of stream {stream}: {e}"));
-            out.push((
-                message.sequence,
-                message.subject.to_string(),
-                message.headers,
-                message.payload,
-            ));
+            out.push(message);
         }
         assert_eq!(
             out.len() as u64,
@@ -149,22 +167,68 @@ pub async fn stream_messages_with_seq(
     .await
 }
 
+/// Every message of the bus's event stream (`bus.config().stream`), in
+/// sequence order, as [`raw_messages`] reads them.
+pub async fn stored(bus: &Bus) -> Vec<StreamMessage> {
+    raw_messages(bus, &bus.config().stream).await
+}
+
+/// Every message of `stream`, in sequence order, as [`raw_messages`] reads
+/// them.
+pub async fn stream_messages(bus: &Bus, stream: &str) -> Vec<Stored> {
+    raw_messages(bus, stream)
+        .await
+        .into_iter()
+        .map(|m| (m.subject.to_string(), m.headers, m.payload))
+        .collect()
+}
+
+/// Like [`stream_messages`], with each message's stream sequence first.
+pub async fn stream_messages_with_seq(
+    bus: &Bus,
+    stream: &str,
+) -> Vec<(u64, String, HeaderMap, Bytes)> {
+    raw_messages(bus, stream)
+        .await
+        .into_iter()
+        .map(|m| (m.sequence, m.subject.to_string(), m.headers, m.payload))
+        .collect()
+}
+
 /// The number of messages `stream` holds, as the server counts them.
 pub async fn stream_len(bus: &Bus, stream: &str) -> u64 {
-    within(30, "stream info", async {
-        let mut handle = bus
-            .jetstream()
-            .get_stream(stream)
-            .await
-            .unwrap_or_else(|e| panic!("stream {stream}: {e}"));
-        handle
-            .info()
-            .await
-            .unwrap_or_else(|e| panic!("info of stream {stream}: {e}"))
-            .state
-            .messages
-    })
-    .await
+    within(30, "stream info", stream_state(bus, stream))
+        .await
+        .1
+        .messages
+}
+
+/// The handle of `stream` and its state as the server reports it now,
+/// panicking when the server does not answer.
+async fn stream_state(bus: &Bus, stream: &str) -> (Stream, State) {
+    let mut handle = bus
+        .jetstream()
+        .get_stream(stream)
+        .await
+        .unwrap_or_else(|e| panic!("stream {stream}: {e}"));
+    let state = handle
+        .info()
+        .await
+        .unwrap_or_else(|e| panic!("info of stream {stream}: {e}"))
+        .state
+        .clone();
+    (handle, state)
+}
+
+/// The number of messages in the bus's event stream, or `None` when the
+/// server cannot tell (for polling while it may be going down).
+pub async fn try_stream_len(bus: &Bus) -> Option<u64> {
+    let stream = bus
+        .jetstream()
+        .get_stream(&bus.config().stream)
+        .await
+        .ok()?;
+    stream.get_info().await.ok().map(|i| i.state.messages)
 }
 
 /// The value of header `name`, panicking when it is missing.
@@ -174,6 +238,14 @@ pub fn header(headers: &HeaderMap, name: &str) -> String {
         .unwrap_or_else(|| panic!("header {name} missing from {headers:?}"))
         .as_str()
         .to_owned()
+}
+
+/// The `ce-id` of each message, in order (panicking when one has none).
+pub fn ce_ids(messages: &[StreamMessage]) -> Vec<String> {
+    messages
+        .iter()
+        .map(|m| header(&m.headers, "ce-id"))
+        .collect()
 }
 
 /// Decodes a stored message with its `ce-type` header.
