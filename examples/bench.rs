@@ -20,6 +20,11 @@
 //! - publish-to-receive latency of the repobus path, p50 and p99.
 //!
 //! The last line is one JSON object with the ratios (repobus rate / raw rate).
+//!
+//! The publish phases also run raw async-nats with the same nine CloudEvents
+//! headers repobus sends, built before the clock starts: the ratio against
+//! that column is what repobus's own code costs, apart from what the headers
+//! and the `Nats-Msg-Id` de-duplication cost the client and the server.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -30,6 +35,7 @@ use bytes::Bytes;
 use clap::Parser;
 use futures_util::StreamExt;
 use repobus::bus::{Bus, BusConfig, ConsumerOptions, Deliver, PublishOptions};
+use repobus::envelope::Envelope;
 use repobus::local::{LocalNats, LocalNatsOptions};
 use repobus::{Event, EventType};
 
@@ -139,6 +145,33 @@ async fn main() -> BenchResult<()> {
             .map(|e| (core_bus.subjects().for_event(e), Bytes::from(e.to_vec())))
             .collect(),
     );
+    let prebuilt_headers = |rounds: usize| -> BenchResult<Vec<Vec<async_nats::HeaderMap>>> {
+        (0..rounds)
+            .map(|_| {
+                events
+                    .iter()
+                    .map(|e| Ok(Envelope::new(e, &config.source, None)?.to_headers()))
+                    .collect()
+            })
+            .collect()
+    };
+    let mut core_headers = prebuilt_headers(args.rounds)?;
+    let raw_core_headers = best(args.rounds, || {
+        let client = client.clone();
+        let core_raw = core_raw.clone();
+        let headers = core_headers.pop().unwrap_or_default();
+        async move {
+            let start = Instant::now();
+            for ((subject, body), headers) in core_raw.iter().zip(headers) {
+                client
+                    .publish_with_headers(subject.clone(), headers, body.clone())
+                    .await?;
+            }
+            client.flush().await?;
+            Ok(rate(n, start.elapsed()))
+        }
+    })
+    .await?;
     let raw_core = best(args.rounds, || {
         let client = client.clone();
         let core_raw = core_raw.clone();
@@ -193,6 +226,31 @@ async fn main() -> BenchResult<()> {
                 .await;
             if acked != n {
                 return Err(format!("raw: {acked} of {n} acked").into());
+            }
+            Ok(rate(n, start.elapsed()))
+        }
+    })
+    .await?;
+    let mut js_headers = prebuilt_headers(args.rounds)?;
+    let raw_js_headers = best(args.rounds, || {
+        let js = js.clone();
+        let raw = raw.clone();
+        let headers = js_headers.pop().unwrap_or_default();
+        let purge = purge(js.clone(), stream_name.clone());
+        async move {
+            purge.await?;
+            let start = Instant::now();
+            let acked = futures_util::stream::iter(raw.iter().cloned().zip(headers))
+                .map(|((subject, body), headers)| {
+                    let js = js.clone();
+                    async move { js.publish_with_headers(subject, headers, body).await?.await }
+                })
+                .buffer_unordered(window)
+                .filter(|r| std::future::ready(r.is_ok()))
+                .count()
+                .await;
+            if acked != n {
+                return Err(format!("raw with headers: {acked} of {n} acked").into());
             }
             Ok(rate(n, start.elapsed()))
         }
@@ -330,16 +388,32 @@ async fn main() -> BenchResult<()> {
     }
     publisher.close().await;
 
-    let row = |name: &str, raw: f64, ours: f64| {
-        println!("{name:<28} {raw:>14.0} {ours:>14.0} {:>8.3}", ours / raw);
-    };
     println!(
-        "{:<28} {:>14} {:>14} {:>8}",
-        "phase (messages/s)", "raw async-nats", "repobus", "ratio"
+        "{:<26} {:>12} {:>14} {:>11} {:>7} {:>14}",
+        "phase (messages/s)", "raw", "raw+headers", "repobus", "ratio", "ratio vs +hdr"
     );
-    row("core publish", raw_core, repobus_core);
-    row("jetstream publish (acked)", raw_js, repobus_js);
-    row("consume", raw_consume, repobus_consume);
+    let row = |name: &str, raw: f64, with_headers: Option<f64>, ours: f64| {
+        let (h, hr) = with_headers.map_or(("-".to_owned(), "-".to_owned()), |h| {
+            (format!("{h:.0}"), format!("{:.3}", ours / h))
+        });
+        println!(
+            "{name:<26} {raw:>12.0} {h:>14} {ours:>11.0} {:>7.3} {hr:>14}",
+            ours / raw
+        );
+    };
+    row(
+        "core publish",
+        raw_core,
+        Some(raw_core_headers),
+        repobus_core,
+    );
+    row(
+        "jetstream publish (acked)",
+        raw_js,
+        Some(raw_js_headers),
+        repobus_js,
+    );
+    row("consume", raw_consume, None, repobus_consume);
     println!(
         "latency publish->receive    p50 {p50:.3} ms   p99 {p99:.3} ms ({} messages)",
         latencies.len()
@@ -353,7 +427,11 @@ async fn main() -> BenchResult<()> {
             "consume_ratio": repobus_consume / raw_consume,
             "latency_p50_ms": p50,
             "latency_p99_ms": p99,
+            "core_publish_ratio_vs_same_headers": repobus_core / raw_core_headers,
+            "jetstream_publish_ratio_vs_same_headers": repobus_js / raw_js_headers,
             "raw_core_publish_per_s": raw_core,
+            "raw_core_publish_with_headers_per_s": raw_core_headers,
+            "raw_jetstream_publish_with_headers_per_s": raw_js_headers,
             "repobus_core_publish_per_s": repobus_core,
             "raw_jetstream_publish_per_s": raw_js,
             "repobus_jetstream_publish_per_s": repobus_js,

@@ -37,8 +37,15 @@ struct Args {
 type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 fn event(i: usize, sync: &serde_json::Value, publish: &serde_json::Value) -> BenchResult<Event> {
-    let repo = format!("repo-{}", i % 100);
-    let result = if i % 10 == 0 { "failed" } else { "success" };
+    // Each third event is of one kind; within a kind, repositories and
+    // owners cycle and one in ten results is a failure.
+    let k = i / 3;
+    let repo = format!("repo-{}", k % 100);
+    let result = if (k / 100) % 10 == 0 {
+        "failed"
+    } else {
+        "success"
+    };
     Ok(match i % 3 {
         0 => {
             let mut body = sync.clone();
@@ -55,13 +62,13 @@ fn event(i: usize, sync: &serde_json::Value, publish: &serde_json::Value) -> Ben
         }
         _ => BuildChroot::builder(
             i as u64,
-            format!("owner{}", i % 10),
+            format!("owner{}", k % 10),
             "project",
             "fedora-rawhide-x86_64",
         )
         .package("pkg", "1.0-1.fc40")
         .user("someone")
-        .ended(if i % 10 == 2 {
+        .ended(if (k / 10) % 10 == 0 {
             CoprStatus::Failed
         } else {
             CoprStatus::Succeeded
@@ -121,6 +128,7 @@ async fn main() -> BenchResult<()> {
     let publish = repobus::schema::examples(EventType::RepoPublishFinished).remove(0);
     let start = Instant::now();
     let mut stored = 0usize;
+    let mut cutoff = None;
     let mut acks = futures_util::stream::iter(0..args.events)
         .map(|i| {
             let publisher = publisher.clone();
@@ -134,6 +142,9 @@ async fn main() -> BenchResult<()> {
     while let Some(ack) = acks.next().await {
         ack?;
         stored += 1;
+        if stored == args.events * 9 / 10 {
+            cutoff = Some(chrono::Utc::now());
+        }
         if stored % 100_000 == 0 {
             eprintln!("stored {stored} events");
         }
@@ -145,7 +156,14 @@ async fn main() -> BenchResult<()> {
         start.elapsed().as_secs_f64()
     );
 
+    let cutoff = cutoff.unwrap_or_else(chrono::Utc::now);
     let questions: Vec<(&str, Criteria)> = vec![
+        (
+            "failed results in the last 10%",
+            Criteria::new()
+                .with_filter(r#"{"result": "failed"}"#.parse()?)
+                .with_after(cutoff),
+        ),
         (
             "failed syncs of one repository",
             Criteria::new().with_filter(

@@ -162,7 +162,9 @@ impl Publisher {
         subject: String,
         payload: Bytes,
     ) -> Result<PublishAck, PublishError> {
-        let headers = envelope.to_headers();
+        // Built once; a retry (rare) builds them again rather than every
+        // publish paying for a copy.
+        let mut headers = Some(envelope.to_headers());
         let deadline_after = self.bus.config.publish_deadline;
         let deadline = Instant::now() + deadline_after;
         let mut attempts = 0u32;
@@ -196,7 +198,7 @@ impl Publisher {
                         subject.clone(),
                         PublishMessage::build()
                             .payload(payload.clone())
-                            .headers(headers.clone()),
+                            .headers(headers.take().unwrap_or_else(|| envelope.to_headers())),
                     )
                     .await?;
                 ack.await

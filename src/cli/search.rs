@@ -40,7 +40,9 @@ pub async fn run(args: SearchArgs, nats: NatsArgs) -> Result<ExitCode, String> {
         criteria,
         push_down: !args.no_push_down,
     };
-    let bar = std::io::stderr().is_terminal().then(|| {
+    // A progress bar only for a person watching: not when output is piped.
+    let interactive = std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
+    let bar = interactive.then(|| {
         let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
