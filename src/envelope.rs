@@ -164,15 +164,16 @@ impl Envelope {
     pub fn from_headers(
         headers: Option<&HeaderMap>,
         fallback_type: Option<EventType>,
-        fallback_id: &str,
+        fallback_id: impl FnOnce() -> String,
         fallback_time: DateTime<Utc>,
     ) -> Result<Self, EnvelopeError> {
-        let get = |name: &str| {
+        // Static names: looking up by `&str` would allocate a name each time.
+        let get = |name: &HeaderName| {
             headers
-                .and_then(|h| h.get(name))
+                .and_then(|h| h.get(name.clone()))
                 .map(|v| v.as_str().to_owned())
         };
-        if let Some(version) = get("ce-specversion") {
+        if let Some(version) = get(&CE_SPECVERSION) {
             if version != "1.0" {
                 return Err(EnvelopeError::BadHeader {
                     header: "ce-specversion",
@@ -180,7 +181,7 @@ impl Envelope {
                 });
             }
         }
-        let event_type = match get("ce-type") {
+        let event_type = match get(&CE_TYPE) {
             Some(t) => t
                 .parse::<EventType>()
                 .map_err(|e| EnvelopeError::BadHeader {
@@ -192,7 +193,7 @@ impl Envelope {
                 reason: "missing, and the subject names no event type".to_owned(),
             })?,
         };
-        let time = match get("ce-time") {
+        let time = match get(&CE_TIME) {
             Some(t) => DateTime::parse_from_rfc3339(&t)
                 .map_err(|e| EnvelopeError::BadHeader {
                     header: "ce-time",
@@ -202,14 +203,14 @@ impl Envelope {
             None => fallback_time,
         };
         Ok(Envelope {
-            id: get("ce-id")
-                .or_else(|| get("Nats-Msg-Id"))
-                .unwrap_or_else(|| fallback_id.to_owned()),
-            source: get("ce-source").unwrap_or_else(|| "unknown".to_owned()),
+            id: get(&CE_ID)
+                .or_else(|| get(&NATS_MSG_ID))
+                .unwrap_or_else(fallback_id),
+            source: get(&CE_SOURCE).unwrap_or_else(|| "unknown".to_owned()),
             event_type,
             time,
-            subject: get("ce-subject").unwrap_or_default(),
-            dataschema: get("ce-dataschema")
+            subject: get(&CE_SUBJECT).unwrap_or_default(),
+            dataschema: get(&CE_DATASCHEMA)
                 .unwrap_or_else(|| schema::schema_id(event_type).to_owned()),
         })
     }
@@ -277,7 +278,7 @@ mod tests {
             schema::schema_id(EventType::RepoSyncStarted)
         );
         assert!(get("ce-time").ends_with('Z'));
-        let back = Envelope::from_headers(Some(&h), None, "x", Utc::now()).unwrap();
+        let back = Envelope::from_headers(Some(&h), None, || "x".into(), Utc::now()).unwrap();
         assert_eq!(back.id, e.id);
         assert_eq!(back.time_rfc3339(), e.time_rfc3339());
     }
@@ -293,15 +294,24 @@ mod tests {
     #[test]
     fn foreign_messages_fall_back_to_the_subject_and_stream() {
         let now = Utc::now();
-        let e = Envelope::from_headers(None, Some(EventType::RepoSyncStarted), "REPOBUS:7", now)
-            .unwrap();
+        let e = Envelope::from_headers(
+            None,
+            Some(EventType::RepoSyncStarted),
+            || "REPOBUS:7".into(),
+            now,
+        )
+        .unwrap();
         assert_eq!(e.id, "REPOBUS:7");
         assert_eq!(e.time, now);
-        assert!(Envelope::from_headers(None, None, "x", now).is_err());
+        assert!(Envelope::from_headers(None, None, || "x".into(), now).is_err());
         let mut h = HeaderMap::new();
         h.insert("ce-type", "nope");
-        assert!(
-            Envelope::from_headers(Some(&h), Some(EventType::RepoSyncStarted), "x", now).is_err()
-        );
+        assert!(Envelope::from_headers(
+            Some(&h),
+            Some(EventType::RepoSyncStarted),
+            || "x".into(),
+            now
+        )
+        .is_err());
     }
 }

@@ -9,6 +9,9 @@ use futures_util::StreamExt;
 
 use super::Bus;
 use crate::envelope::{header_safe, Envelope};
+
+const CE_TYPE: async_nats::header::HeaderName =
+    async_nats::header::HeaderName::from_static("ce-type");
 use crate::events::Event;
 
 /// Where a new consumer starts reading.
@@ -409,17 +412,17 @@ impl Subscription {
         let has_type = message
             .headers
             .as_ref()
-            .is_some_and(|h| h.get("ce-type").is_some());
+            .is_some_and(|h| h.get(CE_TYPE).is_some());
         let parsed_type = if has_type {
             None
         } else {
             self.bus.subjects.parse(&subject).ok().map(|p| p.event_type)
         };
-        let fallback_id = format!("{}:{}", self.bus.config.stream, stream_sequence);
+        let stream = &self.bus.config.stream;
         let envelope = match Envelope::from_headers(
             message.headers.as_ref(),
             parsed_type,
-            &fallback_id,
+            || format!("{stream}:{stream_sequence}"),
             published,
         ) {
             Ok(envelope) => envelope,
