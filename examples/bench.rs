@@ -34,9 +34,8 @@ use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
 use bytes::Bytes;
 use clap::Parser;
 use futures_util::StreamExt;
-use repobus::bus::{Bus, BusConfig, ConsumerOptions, Deliver, PublishOptions};
+use repobus::bus::{Bus, ConsumerOptions, Deliver, PublishOptions};
 use repobus::envelope::Envelope;
-use repobus::local::{LocalNats, LocalNatsOptions};
 use repobus::{Event, EventType};
 
 #[derive(Parser)]
@@ -57,6 +56,9 @@ struct Args {
     #[arg(long, default_value_t = 2000)]
     latency_messages: usize,
 }
+
+#[path = "support/mod.rs"]
+mod support;
 
 type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -96,24 +98,10 @@ where
 async fn main() -> BenchResult<()> {
     let args = Args::parse();
     let n = args.messages;
-    let dir = tempfile::tempdir()?;
-    let _server;
-    let url = match &args.nats_url {
-        Some(url) => url.clone(),
-        None => {
-            let mut options = LocalNatsOptions::new(dir.path());
-            options.sync_always = false;
-            let server = LocalNats::start(options).await?;
-            let url = server.url();
-            _server = server;
-            url
-        }
-    };
-    let tag = format!("bench{}", std::process::id());
-    let mut config = BusConfig::new(&url);
-    config.prefix = tag.clone();
-    config.stream = tag.to_uppercase();
-    config.dead_letter_stream = format!("{}_DLQ", config.stream);
+    let server = support::server(args.nats_url.as_deref()).await?;
+    let url = server.url.clone();
+    let mut config = support::config(&url, "bench");
+    let tag = config.prefix.clone();
     config.max_in_flight = args.window.max(1) * 2;
     let bus = Bus::connect(config.clone()).await?;
     let publisher = bus.publisher();

@@ -17,11 +17,10 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use futures_util::StreamExt;
-use repobus::bus::{Bus, BusConfig};
+use repobus::bus::Bus;
 use repobus::criteria::Criteria;
 use repobus::events::{BuildChroot, CoprStatus};
 use repobus::history::{self, Search};
-use repobus::local::{LocalNats, LocalNatsOptions};
 use repobus::{Event, EventType};
 
 #[derive(Parser)]
@@ -33,6 +32,9 @@ struct Args {
     #[arg(long)]
     nats_url: Option<String>,
 }
+
+#[path = "support/mod.rs"]
+mod support;
 
 type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -102,24 +104,8 @@ async fn run(bus: &Bus, criteria: &Criteria, push_down: bool) -> BenchResult<Run
 #[tokio::main]
 async fn main() -> BenchResult<()> {
     let args = Args::parse();
-    let dir = tempfile::tempdir()?;
-    let _server;
-    let url = match &args.nats_url {
-        Some(url) => url.clone(),
-        None => {
-            let mut options = LocalNatsOptions::new(dir.path());
-            options.sync_always = false;
-            let server = LocalNats::start(options).await?;
-            let url = server.url();
-            _server = server;
-            url
-        }
-    };
-    let tag = format!("searchbench{}", std::process::id());
-    let mut config = BusConfig::new(&url);
-    config.prefix = tag.clone();
-    config.stream = tag.to_uppercase();
-    config.dead_letter_stream = format!("{}_DLQ", config.stream);
+    let server = support::server(args.nats_url.as_deref()).await?;
+    let mut config = support::config(&server.url, "searchbench");
     config.max_in_flight = 1024;
     let bus = Bus::connect(config.clone()).await?;
     let publisher = bus.publisher();
