@@ -1201,3 +1201,35 @@ async fn publishing_after_close_fails_with_closed() {
         .expect("a new publisher works");
     assert_eq!(ack.seq, 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retention_limits_keep_the_newest_events() {
+    let server = server().await;
+    let mut config = config(server.url());
+    config.max_messages = Some(5);
+    let bus = connect_with(config).await;
+    let publisher = bus.publisher();
+    for i in 0..8 {
+        let event = sync_started(&format!("repo-{i}"));
+        within(20, "publish", publisher.publish(&event))
+            .await
+            .expect("publish");
+    }
+    assert_eq!(stream_len(&bus, "REPOBUS").await, 5);
+    let kept: Vec<Event> = stream_messages(&bus, "REPOBUS")
+        .await
+        .iter()
+        .map(|(_, headers, payload)| decode_stored(headers, payload))
+        .collect();
+    let repos: Vec<String> = kept
+        .iter()
+        .map(|e| e.repo_id().expect("a repo event").to_string())
+        .collect();
+    assert_eq!(repos, ["repo-3", "repo-4", "repo-5", "repo-6", "repo-7"]);
+
+    // Reconnecting with another limit updates the stream in place.
+    let mut config = self::config(server.url());
+    config.max_messages = Some(2);
+    let bus = connect_with(config).await;
+    assert_eq!(stream_len(&bus, "REPOBUS").await, 2);
+}

@@ -41,6 +41,12 @@ pub struct ServeArgs {
     /// Discard events older than this many seconds (default: keep forever).
     #[arg(long, env = "REPOBUS_MAX_AGE")]
     max_age: Option<u64>,
+    /// Keep at most this many bytes of events, discarding the oldest.
+    #[arg(long, env = "REPOBUS_MAX_BYTES")]
+    max_bytes: Option<i64>,
+    /// Keep at most this many events, discarding the oldest.
+    #[arg(long, env = "REPOBUS_MAX_MESSAGES")]
+    max_messages: Option<i64>,
     /// Where the local nats-server keeps its data when repobus starts one.
     #[arg(long, env = "REPOBUS_DATA_DIR", default_value = ".repobus")]
     data_dir: PathBuf,
@@ -70,6 +76,8 @@ pub async fn run(args: ServeArgs, nats: NatsArgs) -> Result<ExitCode, String> {
         config.source = source;
     }
     config.max_age = args.max_age.map(Duration::from_secs);
+    config.max_bytes = args.max_bytes;
+    config.max_messages = args.max_messages;
     let bus = nats.connect_with(config).await?;
     tracing::info!(nats = %bus.config().nats_url, stream = %bus.config().stream, "connected");
     let listener = tokio::net::TcpListener::bind(args.listen)
