@@ -64,6 +64,9 @@ pub struct LocalNatsOptions {
     /// fsync every write (`sync_interval: always`), so an acknowledged
     /// message survives even SIGKILL of the server. On by default.
     pub sync_always: bool,
+    /// More server configuration, appended to the generated file (for
+    /// example an `authorization { ... }` or `tls { ... }` block).
+    pub extra_config: String,
 }
 
 impl LocalNatsOptions {
@@ -74,6 +77,7 @@ impl LocalNatsOptions {
             port: None,
             binary: None,
             sync_always: true,
+            extra_config: String::new(),
         }
     }
 }
@@ -188,9 +192,10 @@ impl LocalNats {
             ""
         };
         let text = format!(
-            "listen: 127.0.0.1:{port}\njetstream {{\n  store_dir: {store:?}\n{sync}}}\n",
+            "listen: 127.0.0.1:{port}\njetstream {{\n  store_dir: {store:?}\n{sync}}}\n{extra}\n",
             port = self.port,
             store = store.display().to_string(),
+            extra = self.options.extra_config,
         );
         std::fs::write(&config, text).map_err(io(&config))?;
         let log_path = self.log_path();
