@@ -1153,10 +1153,22 @@ impl Criteria {
         events: impl IntoIterator<Item = Map<String, Value>>,
         time_field: &str,
     ) -> Vec<Map<String, Value>> {
+        self.arrange(
+            events
+                .into_iter()
+                .filter(|event| self.matches(event, time_field)),
+        )
+    }
+
+    /// Sorts, skips, limits and projects events that already match (the
+    /// second half of [`Criteria::apply`], for a caller that filtered as it
+    /// read).
+    pub fn arrange(
+        &self,
+        matching: impl IntoIterator<Item = Map<String, Value>>,
+    ) -> Vec<Map<String, Value>> {
         let limit = self.limit.unwrap_or(usize::MAX);
-        let matching = events
-            .into_iter()
-            .filter(|event| self.matches(event, time_field));
+        let matching = matching.into_iter();
         if self.sort.is_empty() {
             return matching
                 .skip(self.skip)

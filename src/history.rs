@@ -277,7 +277,7 @@ pub async fn search(
             }
         }
     }
-    Ok(criteria.apply(matched, "time"))
+    Ok(criteria.arrange(matched))
 }
 
 #[cfg(test)]

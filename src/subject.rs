@@ -38,10 +38,17 @@ pub fn escape_token(raw: &str) -> String {
     if raw.is_empty() {
         return "%".to_owned();
     }
+    percent_encode(raw, |b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'_' | b'@' | b'-')
+    })
+}
+
+/// Writes every byte for which `keep` is false as `%XX` (uppercase hex).
+pub(crate) fn percent_encode(raw: &str, keep: impl Fn(u8) -> bool) -> String {
     let mut out = String::with_capacity(raw.len());
     for b in raw.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'@' | b'-') {
-            out.push(b as char);
+        if keep(b) {
+            out.push(char::from(b));
         } else {
             out.push('%');
             out.push(char::from(HEX[usize::from(b >> 4)]));

@@ -384,15 +384,9 @@ fn default_who() -> String {
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.
 fn url_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    crate::subject::percent_encode(s, |b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+    })
 }
 
 /// Python's `str.format` of an optional value: `None` for `None`.
