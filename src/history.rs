@@ -146,6 +146,18 @@ impl HistoryQuery {
     }
 }
 
+/// How far before `after` a pushed-down read starts. The server knows when
+/// an event arrived, the criteria compare `ce-time`, the producer's clock;
+/// starting early and filtering exactly here keeps an event whose producer
+/// clock runs ahead of the server's.
+pub const CLOCK_SKEW_MARGIN: Duration = Duration::from_secs(300);
+
+/// Where a read for events at or after `after` starts on the server.
+pub fn start_at(after: DateTime<Utc>) -> Deliver {
+    let margin = chrono::Duration::from_std(CLOCK_SKEW_MARGIN).unwrap_or_default();
+    Deliver::FromTime(after.checked_sub_signed(margin).unwrap_or(after))
+}
+
 /// The later of two optional bounds.
 pub fn latest(a: Option<DateTime<Utc>>, b: DateTime<Utc>) -> DateTime<Utc> {
     a.map_or(b, |a| a.max(b))
@@ -225,7 +237,7 @@ pub async fn search(
             pushed_down_subject(bus.subjects(), criteria)
                 .into_iter()
                 .collect(),
-            criteria.after.map_or(Deliver::All, Deliver::FromTime),
+            criteria.after.map_or(Deliver::All, start_at),
         )
     } else {
         (Vec::new(), Deliver::All)
@@ -357,6 +369,15 @@ mod tests {
         ] {
             assert!(q(&bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn pushed_down_reads_start_a_margin_early() {
+        let after = parse_datetime("2012-07-06T15:49:11Z").unwrap();
+        assert_eq!(
+            start_at(after),
+            Deliver::FromTime(parse_datetime("2012-07-06T15:44:11Z").unwrap())
+        );
     }
 
     #[test]

@@ -1233,3 +1233,50 @@ async fn retention_limits_keep_the_newest_events() {
     let bus = connect_with(config).await;
     assert_eq!(stream_len(&bus, "REPOBUS").await, 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pushed_down_search_keeps_events_whose_producer_clock_runs_ahead() {
+    use repobus::criteria::Criteria;
+    use repobus::envelope::Envelope;
+    use repobus::history::{search, Search};
+
+    let server = server().await;
+    let bus = connect(&server).await;
+    // The producer's clock is a minute ahead of the server's.
+    let event = sync_started("clock-ahead");
+    let mut envelope = Envelope::new(&event, "urn:test:skewed", None).expect("envelope");
+    envelope.time += chrono::Duration::seconds(60);
+    let subject = bus.subjects().for_event(&event);
+    within(
+        10,
+        "raw publish",
+        bus.jetstream()
+            .publish_with_headers(subject, envelope.to_headers(), event.to_vec().into()),
+    )
+    .await
+    .expect("publish")
+    .await
+    .expect("ack");
+
+    // Events at or after 30 s from now (server time): only by its ce-time
+    // does the event qualify.
+    let after = chrono::Utc::now() + chrono::Duration::seconds(30);
+    for push_down in [true, false] {
+        let found = within(
+            30,
+            "search",
+            search(
+                &bus,
+                &Search {
+                    criteria: Criteria::new().with_after(after),
+                    push_down,
+                },
+                None,
+            ),
+        )
+        .await
+        .expect("search");
+        assert_eq!(found.len(), 1, "push_down {push_down}: {found:?}");
+        assert_eq!(found[0]["repo_id"], "clock-ahead");
+    }
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use repobus::bus::{ConsumerOptions, Deliver};
-use repobus::history::pushed_down_subject;
+use repobus::history::{pushed_down_subject, start_at};
 
 use super::criteria_args::CriteriaArgs;
 use super::nats::NatsArgs;
@@ -54,7 +54,7 @@ pub async fn run(args: TailArgs, nats: NatsArgs) -> Result<ExitCode, String> {
         .or_else(|| pushed_down_subject(bus.subjects(), &criteria));
     let deliver = match (args.all, criteria.after) {
         (true, _) => Deliver::All,
-        (false, Some(after)) => Deliver::FromTime(after),
+        (false, Some(after)) => start_at(after),
         (false, None) => Deliver::New,
     };
     let mut subscription = bus
