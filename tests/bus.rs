@@ -1280,3 +1280,113 @@ async fn pushed_down_search_keeps_events_whose_producer_clock_runs_ahead() {
         assert_eq!(found[0]["repo_id"], "clock-ahead");
     }
 }
+
+/// The next delivery within `millis` milliseconds, or `None` if none comes.
+async fn next_within(
+    sub: &mut repobus::bus::Subscription,
+    millis: u64,
+) -> Option<repobus::bus::Delivery> {
+    match tokio::time::timeout(Duration::from_millis(millis), sub.next()).await {
+        Ok(Some(Ok(delivery))) => Some(delivery),
+        Ok(Some(Err(e))) => panic!("receive failed: {e}"),
+        Ok(None) | Err(_) => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nak_with_delay_redelivers_later_and_term_stops_redelivery() {
+    use repobus::bus::{ConsumerOptions, Deliver};
+    let server = server().await;
+    let bus = connect(&server).await;
+    let publisher = bus.publisher();
+    for repo in ["nak-me", "term-me"] {
+        within(20, "publish", publisher.publish(&sync_started(repo)))
+            .await
+            .expect("publish");
+    }
+    let mut sub = within(
+        20,
+        "subscribe",
+        bus.subscriber().subscribe(ConsumerOptions {
+            durable: Some("verbs".into()),
+            deliver: Deliver::All,
+            ack_wait: Duration::from_secs(1),
+            ..ConsumerOptions::default()
+        }),
+    )
+    .await
+    .expect("subscribe");
+
+    let first = next_within(&mut sub, 5000).await.expect("first delivery");
+    assert_eq!(first.event.repo_id().unwrap().as_str(), "nak-me");
+    let naked_at = std::time::Instant::now();
+    first
+        .nak(Some(Duration::from_millis(700)))
+        .await
+        .expect("nak");
+
+    let second = next_within(&mut sub, 5000).await.expect("second delivery");
+    assert_eq!(second.event.repo_id().unwrap().as_str(), "term-me");
+    second.term().await.expect("term");
+
+    let again = next_within(&mut sub, 5000)
+        .await
+        .expect("the nak'ed event again");
+    assert_eq!(again.event.repo_id().unwrap().as_str(), "nak-me");
+    assert_eq!(again.delivered, 2);
+    assert!(
+        naked_at.elapsed() >= Duration::from_millis(600),
+        "redelivered after {:?}, before the nak delay",
+        naked_at.elapsed()
+    );
+    again.ack().await.expect("ack");
+
+    // The terminated event never comes back, not even after the ack wait.
+    assert!(next_within(&mut sub, 2500).await.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn max_deliveries_with_backoff_then_no_more() {
+    use repobus::bus::{ConsumerOptions, Deliver};
+    let server = server().await;
+    let bus = connect(&server).await;
+    within(
+        20,
+        "publish",
+        bus.publisher().publish(&sync_started("never-acked")),
+    )
+    .await
+    .expect("publish");
+    let backoff = [Duration::from_millis(400), Duration::from_millis(800)];
+    let mut sub = within(
+        20,
+        "subscribe",
+        bus.subscriber().subscribe(ConsumerOptions {
+            durable: Some("backoff".into()),
+            deliver: Deliver::All,
+            max_deliver: 3,
+            backoff: backoff.to_vec(),
+            ..ConsumerOptions::default()
+        }),
+    )
+    .await
+    .expect("subscribe");
+
+    let mut seen = Vec::new();
+    let start = std::time::Instant::now();
+    while let Some(delivery) = next_within(&mut sub, 3000).await {
+        seen.push((delivery.delivered, start.elapsed()));
+        // Never acknowledged: the server redelivers after each backoff step.
+    }
+    let counts: Vec<i64> = seen.iter().map(|(d, _)| *d).collect();
+    assert_eq!(counts, [1, 2, 3], "{seen:?}");
+    // Each redelivery waits at least its backoff step (with scheduling slack).
+    assert!(
+        seen[1].1 - seen[0].1 >= Duration::from_millis(300),
+        "{seen:?}"
+    );
+    assert!(
+        seen[2].1 - seen[1].1 >= Duration::from_millis(650),
+        "{seen:?}"
+    );
+}
