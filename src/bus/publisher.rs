@@ -150,18 +150,28 @@ impl Publisher {
                     capacity: self.bus.config.max_in_flight,
                 },
             })?;
-        let envelope = Envelope::new(event, &self.bus.config.source, options.id.as_deref())?;
-        let subject = self.bus.subjects.for_event(event);
-        let payload = Bytes::from(event.to_vec());
-        self.send(envelope, subject, payload).await
+        self.send(event, options.id.as_deref()).await
     }
 
-    async fn send(
+    /// What every publish sends: the envelope (with `id` or a new one), the
+    /// subject and the body bytes.
+    fn prepare(
         &self,
-        envelope: Envelope,
-        subject: String,
-        payload: Bytes,
-    ) -> Result<PublishAck, PublishError> {
+        event: &Event,
+        id: Option<&str>,
+    ) -> Result<(Envelope, String, Bytes), EnvelopeError> {
+        let envelope = Envelope::new(event, &self.bus.config.source, id)?;
+        Ok((
+            envelope,
+            self.bus.subjects.for_event(event),
+            Bytes::from(event.to_vec()),
+        ))
+    }
+
+    /// Sends until the JetStream ack arrives or the deadline passes; the
+    /// caller holds an in-flight permit.
+    async fn send(&self, event: &Event, id: Option<&str>) -> Result<PublishAck, PublishError> {
+        let (envelope, subject, payload) = self.prepare(event, id)?;
         // Built once; a retry (rare) builds them again rather than every
         // publish paying for a copy.
         let mut headers = Some(envelope.to_headers());
@@ -270,11 +280,10 @@ impl Publisher {
         event: &Event,
         options: PublishOptions,
     ) -> Result<String, PublishError> {
-        let envelope = Envelope::new(event, &self.bus.config.source, options.id.as_deref())?;
-        let subject = self.bus.subjects.for_event(event);
+        let (envelope, subject, payload) = self.prepare(event, options.id.as_deref())?;
         self.bus
             .client
-            .publish_with_headers(subject, envelope.to_headers(), Bytes::from(event.to_vec()))
+            .publish_with_headers(subject, envelope.to_headers(), payload)
             .await
             .map_err(|e| PublishError::Rejected {
                 id: envelope.id.clone(),
@@ -298,16 +307,7 @@ impl Publisher {
                             tracing::error!(summary = %event, "publisher closed; event not published");
                             return;
                         };
-                        let envelope = match Envelope::new(&event, &publisher.bus.config.source, None) {
-                            Ok(envelope) => envelope,
-                            Err(e) => {
-                                tracing::error!(error = %e, "cannot build envelope");
-                                return;
-                            }
-                        };
-                        let subject = publisher.bus.subjects.for_event(&event);
-                        let payload = Bytes::from(event.to_vec());
-                        if let Err(e) = publisher.send(envelope, subject, payload).await {
+                        if let Err(e) = publisher.send(&event, None).await {
                             tracing::error!(error = %e, summary = %event, "background publish failed");
                         }
                     },
