@@ -5,4 +5,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/tools.sh
-exec cargo run --release --locked --features cli -- serve "$@"
+exec cargo run --release --locked --bin repobus -- serve "$@"

@@ -7,8 +7,21 @@ cd "$(dirname "$0")/.."
 . scripts/tools.sh --oracle
 
 cargo fmt --check
-cargo clippy --all-targets --all-features --locked -- -D warnings
-cargo test --all-features --locked
+cargo clippy --workspace --all-targets --locked -- -D warnings
+# Tests that need root (network namespaces) are #[ignore]d with a reason;
+# they run here whenever this runs as root, as it does in CI.
+if [ "$(id -u)" = 0 ]; then
+  cargo test --workspace --locked -- --include-ignored
+else
+  echo "not root: the tests marked #[ignore = \"needs root ...\"] are skipped" >&2
+  cargo test --workspace --locked
+fi
+# The library must not pull in the binary's or the service's stack.
+heavy="$(cargo tree -p repobus -e normal --prefix none --locked | grep -E '^(clap|axum|indicatif|tracing-subscriber|repobus-local|repobus-service) ' || true)"
+if [ -n "$heavy" ]; then
+  echo "the repobus library depends on what only the binary should: $heavy" >&2
+  exit 1
+fi
 
 echo "conformance: regenerating the expected values with copr-messaging" >&2
 fresh="$(mktemp)"

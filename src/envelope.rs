@@ -13,6 +13,11 @@
 //! | `ce-dataschema` | the schema's `$id` |
 //! | `ce-datacontenttype` | `application/json` |
 //! | `Nats-Msg-Id` | equal to `ce-id` (JetStream de-duplication) |
+//! | `ce-pulptaskid` | extension: the Pulp task the event fired in, when known |
+//!
+//! `pulptaskid` is a CloudEvents extension attribute (lower-case letters
+//! and digits, as the spec asks): the `task_id` of the `call_report` that
+//! Pulp 2's notifiers send, so a consumer can tie the event to its task.
 //!
 //! ```
 //! use repobus::{envelope::Envelope, Event};
@@ -89,6 +94,8 @@ pub struct Envelope {
     pub subject: String,
     /// `ce-dataschema`: the `$id` of the body's schema.
     pub dataschema: String,
+    /// `ce-pulptaskid` (extension): the Pulp task the event fired in.
+    pub pulp_task_id: Option<String>,
 }
 
 const CE_SPECVERSION: HeaderName = HeaderName::from_static("ce-specversion");
@@ -100,6 +107,7 @@ const CE_SUBJECT: HeaderName = HeaderName::from_static("ce-subject");
 const CE_DATASCHEMA: HeaderName = HeaderName::from_static("ce-dataschema");
 const CE_DATACONTENTTYPE: HeaderName = HeaderName::from_static("ce-datacontenttype");
 const NATS_MSG_ID: HeaderName = HeaderName::from_static("Nats-Msg-Id");
+const CE_PULPTASKID: HeaderName = HeaderName::from_static("ce-pulptaskid");
 
 /// A header value; control characters (which NATS headers cannot hold)
 /// become spaces.
@@ -129,6 +137,7 @@ impl Envelope {
             time: Utc::now(),
             subject: ce_subject(event),
             dataschema: schema::schema_id(event.event_type()).to_owned(),
+            pulp_task_id: None,
         })
     }
 
@@ -140,7 +149,7 @@ impl Envelope {
     /// The NATS headers carrying this envelope.
     pub fn to_headers(&self) -> HeaderMap {
         let id = value(self.id.clone());
-        [
+        let mut headers: HeaderMap = [
             (CE_SPECVERSION, HeaderValue::from("1.0")),
             (CE_ID, id.clone()),
             (CE_SOURCE, value(self.source.clone())),
@@ -152,7 +161,11 @@ impl Envelope {
             (NATS_MSG_ID, id),
         ]
         .into_iter()
-        .collect()
+        .collect();
+        if let Some(task_id) = &self.pulp_task_id {
+            headers.insert(CE_PULPTASKID, value(task_id.clone()));
+        }
+        headers
     }
 
     /// Reads the envelope of a received message.
@@ -212,6 +225,7 @@ impl Envelope {
             subject: get(&CE_SUBJECT).unwrap_or_default(),
             dataschema: get(&CE_DATASCHEMA)
                 .unwrap_or_else(|| schema::schema_id(event_type).to_owned()),
+            pulp_task_id: get(&CE_PULPTASKID),
         })
     }
 }

@@ -33,7 +33,7 @@ impl fmt::Display for Violation {
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
     /// The topic is none of the six types nor a known wire topic.
-    #[error("unknown topic {0:?}: expected one of the event types (repo-sync-started, repo-sync-finished, repo-publish-started, repo-publish-finished, build-chroot-started, build-chroot-ended), a Pulp 2 event type (repo.sync.start, repo.sync.finish, repo.publish.start, repo.publish.finish) or a Copr topic (copr.build.start, copr.chroot.start, copr.build.end, optionally prefixed, or build.start, build.end)")]
+    #[error("unknown topic {0:?}: expected one of the event types (repo-sync-started, repo-sync-finished, repo-publish-started, repo-publish-finished, build-chroot-started, build-chroot-ended), a Pulp 2 event type (repo.sync.start, repo.sync.finish, repo.publish.start, repo.publish.finish, optionally as pulp.server.<event type>) or a Copr topic (copr.build.start, copr.chroot.start, copr.build.end, optionally prefixed, or build.start, build.end)")]
     UnknownTopic(String),
     /// The body is not JSON.
     #[error("{topic}: malformed JSON: {source}")]
@@ -42,6 +42,15 @@ pub enum DecodeError {
         topic: String,
         /// The parser's error, with line and column.
         source: serde_json::Error,
+    },
+    /// A Pulp 2 notifier document is not `{"event_type", "payload",
+    /// "call_report"}` (see [`crate::events::wire::Pulp2Notification`]).
+    #[error("Pulp 2 notification: {path}: {rule}")]
+    Notification {
+        /// JSON path of the offending part (`$.event_type`).
+        path: String,
+        /// What is wrong there.
+        rule: String,
     },
     /// The body is JSON but breaks the type's rules.
     #[error("{event_type}: {}", join(.violations))]
@@ -61,6 +70,17 @@ impl DecodeError {
         }
     }
 
+    /// The same error for a body found at `prefix` inside a larger document:
+    /// `$.repo_id` becomes `$.payload.repo_id`.
+    pub(crate) fn under_path(mut self, prefix: &str) -> Self {
+        if let DecodeError::Invalid { violations, .. } = &mut self {
+            for v in violations {
+                v.path = format!("{prefix}{}", v.path.trim_start_matches('$'));
+            }
+        }
+        self
+    }
+
     /// The broken rules, empty unless this is [`DecodeError::Invalid`].
     pub fn violations(&self) -> &[Violation] {
         match self {
@@ -75,6 +95,7 @@ impl DecodeError {
         match self {
             DecodeError::UnknownTopic(_) => "unknown-topic",
             DecodeError::Json { .. } => "malformed-json",
+            DecodeError::Notification { .. } => "malformed-notification",
             DecodeError::Invalid { .. } => "schema-violation",
         }
     }

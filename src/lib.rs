@@ -43,10 +43,7 @@ pub mod history;
 pub mod id;
 pub mod inspect;
 pub mod iso8601;
-pub mod local;
 pub mod schema;
-#[cfg(feature = "server")]
-pub mod service;
 pub mod subject;
 pub mod time;
 

@@ -7,8 +7,6 @@
 //! Every test starts its own server on a free port with a temporary store
 //! (`$REPOBUS_NATS_SERVER`, see `tests/common/mod.rs`) and bounds every wait.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -26,7 +24,7 @@ use repobus::subject::{SubjectFilter, SubjectIds};
 use repobus::{schema, Event, EventType};
 use serde_json::json;
 
-use common::*;
+use repobus_testkit::*;
 
 /// The next delivery, failing the test if none comes within `secs`.
 async fn next_delivery(sub: &mut Subscription, secs: u64) -> Delivery {
@@ -194,6 +192,7 @@ async fn same_id_is_stored_once_and_hostile_ids_are_refused() {
     let event = sync_started("dedup-repo");
     let options = PublishOptions {
         id: Some("order-42".to_owned()),
+        ..PublishOptions::default()
     };
 
     let first = within(
@@ -255,6 +254,7 @@ async fn same_id_is_stored_once_and_hostile_ids_are_refused() {
                 &sync_started("hostile-id"),
                 PublishOptions {
                     id: Some(bad.to_owned()),
+                    ..PublishOptions::default()
                 },
             ),
         )
@@ -782,6 +782,7 @@ async fn deadline_passes_and_a_full_buffer_refuses_at_once() {
             &sync_started("during-outage"),
             PublishOptions {
                 id: Some(id.clone()),
+                ..PublishOptions::default()
             },
         ),
     )
@@ -1175,6 +1176,7 @@ async fn publishing_after_close_fails_with_closed() {
             &sync_started("late"),
             PublishOptions {
                 id: Some("late-1".into()),
+                ..PublishOptions::default()
             },
         ),
     )

@@ -39,6 +39,9 @@ pub struct PublishOptions {
     /// The event ID; a UUIDv7 when `None`. Publishing the same ID again
     /// within the duplicate window stores the event once.
     pub id: Option<String>,
+    /// The Pulp task the event fired in (the `ce-pulptaskid` extension);
+    /// see [`crate::events::wire::Pulp2Notification::task_id`].
+    pub pulp_task_id: Option<String>,
 }
 
 /// Why a publish failed. The event is not stored unless the message says
@@ -150,7 +153,7 @@ impl Publisher {
                     capacity: self.bus.config.max_in_flight,
                 },
             })?;
-        self.send(event, options.id.as_deref()).await
+        self.send(event, &options).await
     }
 
     /// What every publish sends: the envelope (with `id` or a new one), the
@@ -158,9 +161,10 @@ impl Publisher {
     fn prepare(
         &self,
         event: &Event,
-        id: Option<&str>,
+        options: &PublishOptions,
     ) -> Result<(Envelope, String, Bytes), EnvelopeError> {
-        let envelope = Envelope::new(event, &self.bus.config.source, id)?;
+        let mut envelope = Envelope::new(event, &self.bus.config.source, options.id.as_deref())?;
+        envelope.pulp_task_id = options.pulp_task_id.clone();
         Ok((
             envelope,
             self.bus.subjects.for_event(event),
@@ -170,8 +174,12 @@ impl Publisher {
 
     /// Sends until the JetStream ack arrives or the deadline passes; the
     /// caller holds an in-flight permit.
-    async fn send(&self, event: &Event, id: Option<&str>) -> Result<PublishAck, PublishError> {
-        let (envelope, subject, payload) = self.prepare(event, id)?;
+    async fn send(
+        &self,
+        event: &Event,
+        options: &PublishOptions,
+    ) -> Result<PublishAck, PublishError> {
+        let (envelope, subject, payload) = self.prepare(event, options)?;
         // Built once; a retry (rare) builds them again rather than every
         // publish paying for a copy.
         let mut headers = Some(envelope.to_headers());
@@ -280,7 +288,7 @@ impl Publisher {
         event: &Event,
         options: PublishOptions,
     ) -> Result<String, PublishError> {
-        let (envelope, subject, payload) = self.prepare(event, options.id.as_deref())?;
+        let (envelope, subject, payload) = self.prepare(event, &options)?;
         self.bus
             .client
             .publish_with_headers(subject, envelope.to_headers(), payload)
@@ -307,7 +315,7 @@ impl Publisher {
                             tracing::error!(summary = %event, "publisher closed; event not published");
                             return;
                         };
-                        if let Err(e) = publisher.send(&event, None).await {
+                        if let Err(e) = publisher.send(&event, &PublishOptions::default()).await {
                             tracing::error!(error = %e, summary = %event, "background publish failed");
                         }
                     },

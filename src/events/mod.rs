@@ -77,6 +77,18 @@ impl EventType {
         }
     }
 
+    /// Pulp 2's own name of the type (`repo.sync.finish`), as its notifiers
+    /// send it; `None` for the Copr types.
+    pub fn pulp2_name(self) -> Option<&'static str> {
+        match self {
+            EventType::RepoSyncStarted => Some("repo.sync.start"),
+            EventType::RepoSyncFinished => Some("repo.sync.finish"),
+            EventType::RepoPublishStarted => Some("repo.publish.start"),
+            EventType::RepoPublishFinished => Some("repo.publish.finish"),
+            EventType::BuildChrootStarted | EventType::BuildChrootEnded => None,
+        }
+    }
+
     /// True for the four Pulp repository events.
     pub fn is_pulp(self) -> bool {
         !self.is_copr()
@@ -208,7 +220,7 @@ impl Event {
         Event::from_wire_value(wire::WireForm::Native(event_type), body)
     }
 
-    fn from_wire_value(form: wire::WireForm, body: Value) -> Result<Event, DecodeError> {
+    pub(crate) fn from_wire_value(form: wire::WireForm, body: Value) -> Result<Event, DecodeError> {
         let event_type = form.event_type();
         let body = wire::normalize(form, body)?;
         // The common case: the body passes the compiled schema and decodes.

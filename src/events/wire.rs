@@ -10,15 +10,24 @@
 //! | `build-chroot-ended`, `[<prefix>.]copr.build.end` | `build-chroot-ended` | Copr fedmsg-era |
 //! | `build.start` | `build-chroot-started` | Copr STOMP-era |
 //! | `build.end` | `build-chroot-ended` | Copr STOMP-era |
+//! | `pulp.server.repo.sync.start`, ... `pulp.server.repo.publish.finish` | the four `repo-*` types | Pulp 2's notifier document |
 //!
 //! `<prefix>` is a fedora-messaging prefix such as `org.fedoraproject.prod`.
 //! Copr bodies may come wrapped in a fedmsg envelope `{"msg": {...}}`; like
 //! copr-messaging, a body with a `msg` key is replaced by its value.
+//!
+//! Pulp 2's notifiers do not send the bare body: they send the document
+//! `{"event_type": "repo.sync.finish", "payload": {...}, "call_report": ...}`
+//! (`pulp/server/event/data.py`). The AMQP notifier sends it as JSON with the
+//! subject `pulp.server.<event_type>`; the HTTP notifier encodes it twice
+//! (`requests.post(url, json=json.dumps(data))`), so its body is a JSON
+//! string whose content is the document. [`Pulp2Notification`] reads both,
+//! and keeps the Pulp task ID of the `call_report` when there is one.
 
 use serde_json::{Map, Value};
 
 use crate::error::DecodeError;
-use crate::events::EventType;
+use crate::events::{Event, EventType};
 
 /// How a body on a topic is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,14 +40,20 @@ pub enum WireForm {
     CoprFedmsg(EventType),
     /// Copr's STOMP-era topics (`build.start`, `build.end`).
     CoprStomp(EventType),
+    /// Pulp 2's AMQP notifier (`pulp.server.repo.sync.finish`): the body is
+    /// the notifier document, see [`Pulp2Notification`].
+    Pulp2Amqp(EventType),
 }
 
 impl WireForm {
     /// The event type this form decodes to.
     pub fn event_type(self) -> EventType {
         match self {
-            WireForm::Native(t) | WireForm::Pulp2(t) | WireForm::CoprFedmsg(t) => t,
-            WireForm::CoprStomp(t) => t,
+            WireForm::Native(t)
+            | WireForm::Pulp2(t)
+            | WireForm::CoprFedmsg(t)
+            | WireForm::CoprStomp(t)
+            | WireForm::Pulp2Amqp(t) => t,
         }
     }
 }
@@ -58,11 +73,16 @@ pub fn resolve_topic(topic: &str) -> Result<WireForm, DecodeError> {
     if let Ok(t) = topic.parse::<EventType>() {
         return Ok(WireForm::Native(t));
     }
+    if let Some(event_type) = topic
+        .strip_prefix(PULP2_AMQP_PREFIX)
+        .and_then(pulp2_event_type)
+    {
+        return Ok(WireForm::Pulp2Amqp(event_type));
+    }
+    if let Some(event_type) = pulp2_event_type(topic) {
+        return Ok(WireForm::Pulp2(event_type));
+    }
     let form = match topic {
-        "repo.sync.start" => WireForm::Pulp2(EventType::RepoSyncStarted),
-        "repo.sync.finish" => WireForm::Pulp2(EventType::RepoSyncFinished),
-        "repo.publish.start" => WireForm::Pulp2(EventType::RepoPublishStarted),
-        "repo.publish.finish" => WireForm::Pulp2(EventType::RepoPublishFinished),
         "build.start" => WireForm::CoprStomp(EventType::BuildChrootStarted),
         "build.end" => WireForm::CoprStomp(EventType::BuildChrootEnded),
         _ => {
@@ -77,6 +97,20 @@ pub fn resolve_topic(topic: &str) -> Result<WireForm, DecodeError> {
         }
     };
     Ok(form)
+}
+
+/// The subject prefix of Pulp 2's AMQP notifier.
+const PULP2_AMQP_PREFIX: &str = "pulp.server.";
+
+/// The type of one of Pulp 2's event type names (`repo.sync.finish`).
+fn pulp2_event_type(name: &str) -> Option<EventType> {
+    match name {
+        "repo.sync.start" => Some(EventType::RepoSyncStarted),
+        "repo.sync.finish" => Some(EventType::RepoSyncFinished),
+        "repo.publish.start" => Some(EventType::RepoPublishStarted),
+        "repo.publish.finish" => Some(EventType::RepoPublishFinished),
+        _ => None,
+    }
 }
 
 /// `copr.build.start` out of `copr.build.start` or `<prefix>.copr.build.start`.
@@ -96,7 +130,158 @@ pub(crate) fn normalize(form: WireForm, body: Value) -> Result<Value, DecodeErro
     match form {
         WireForm::Native(t) | WireForm::CoprFedmsg(t) if t.is_copr() => Ok(unwrap_envelope(body)),
         WireForm::CoprStomp(t) => stomp_to_fedmsg(t, unwrap_envelope(body)),
+        WireForm::Pulp2Amqp(t) => {
+            let (event_type, notification) = Pulp2Notification::unpack(body)?;
+            if event_type != t {
+                return Err(DecodeError::Notification {
+                    path: "$.event_type".into(),
+                    rule: format!(
+                        "{} does not match the subject's event type {}",
+                        event_type.pulp2_name().unwrap_or_default(),
+                        t.pulp2_name().unwrap_or_default()
+                    ),
+                });
+            }
+            Ok(notification.payload)
+        }
         _ => Ok(body),
+    }
+}
+
+/// What Pulp 2's notifiers send: the event and the Pulp task it fired in.
+///
+/// Accepts the document `{"event_type", "payload", "call_report"}` as a
+/// JSON object (the AMQP notifier) or as a JSON string whose content is
+/// that object (the HTTP notifier's double encoding). `call_report` may be
+/// null, absent, or Pulp's task status document; its `task_id`, when it is
+/// a string, becomes [`Pulp2Notification::task_id`].
+///
+/// ```
+/// use repobus::events::wire::Pulp2Notification;
+///
+/// // What Pulp 2's HTTP notifier puts on the wire: a JSON string.
+/// let body = br#""{\"event_type\": \"repo.sync.start\", \"payload\": {\"repo_id\": \"pulp-f17\"}, \"call_report\": {\"task_id\": \"7d1b6a\"}}""#;
+/// let notification = Pulp2Notification::decode(body).unwrap();
+/// assert_eq!(notification.event.summary(), r#"Pulp repository "pulp-f17": sync started."#);
+/// assert_eq!(notification.task_id.as_deref(), Some("7d1b6a"));
+///
+/// let err = Pulp2Notification::decode(br#""not a document""#).unwrap_err();
+/// assert!(err.to_string().contains("a JSON string must hold the notifier document"), "{err}");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pulp2Notification {
+    /// The decoded event.
+    pub event: Event,
+    /// `call_report.task_id`: the Pulp task the event fired in.
+    pub task_id: Option<String>,
+}
+
+/// The parts of a notifier document before the payload is decoded.
+struct Unpacked {
+    payload: Value,
+    task_id: Option<String>,
+}
+
+impl Pulp2Notification {
+    /// Decodes a notifier body (bytes as received).
+    pub fn decode(body: &[u8]) -> Result<Self, DecodeError> {
+        let value: Value = serde_json::from_slice(body).map_err(|source| DecodeError::Json {
+            topic: "Pulp 2 notification".to_owned(),
+            source,
+        })?;
+        Pulp2Notification::from_value(value)
+    }
+
+    /// Decodes an already-parsed notifier body.
+    pub fn from_value(body: Value) -> Result<Self, DecodeError> {
+        let (event_type, unpacked) = Pulp2Notification::unpack(body)?;
+        let event = Event::from_wire_value(WireForm::Pulp2(event_type), unpacked.payload)
+            .map_err(|e| e.under_path("$.payload"))?;
+        Ok(Pulp2Notification {
+            event,
+            task_id: unpacked.task_id,
+        })
+    }
+
+    fn unpack(body: Value) -> Result<(EventType, Unpacked), DecodeError> {
+        let bad = |path: &str, rule: String| DecodeError::Notification {
+            path: path.to_owned(),
+            rule,
+        };
+        let document = match body {
+            Value::String(text) => match serde_json::from_str::<Value>(&text) {
+                Ok(Value::Object(document)) => document,
+                Ok(other) => {
+                    return Err(bad(
+                        "$",
+                        format!(
+                            "a JSON string must hold the notifier document {{\"event_type\", \"payload\", \"call_report\"}} (Pulp 2's HTTP notifier encodes it twice); this one holds {}",
+                            kind_of(&other)
+                        ),
+                    ))
+                }
+                Err(e) => {
+                    return Err(bad(
+                        "$",
+                        format!("a JSON string must hold the notifier document {{\"event_type\", \"payload\", \"call_report\"}} (Pulp 2's HTTP notifier encodes it twice); its content is not JSON: {e}"),
+                    ))
+                }
+            },
+            Value::Object(document) => document,
+            other => {
+                return Err(bad(
+                    "$",
+                    format!(
+                        "must be the notifier document {{\"event_type\", \"payload\", \"call_report\"}}, or a JSON string holding it; got {}",
+                        kind_of(&other)
+                    ),
+                ))
+            }
+        };
+        let mut document = document;
+        let event_type = match document.get("event_type") {
+            Some(Value::String(name)) => pulp2_event_type(name).ok_or_else(|| {
+                bad(
+                    "$.event_type",
+                    format!("{name:?} is not one of repo.sync.start, repo.sync.finish, repo.publish.start, repo.publish.finish"),
+                )
+            })?,
+            Some(other) => {
+                return Err(bad(
+                    "$.event_type",
+                    format!("must be a string such as repo.sync.finish; got {}", kind_of(other)),
+                ))
+            }
+            None => {
+                return Err(bad(
+                    "$.event_type",
+                    "is required: a Pulp 2 event type such as repo.sync.finish".into(),
+                ))
+            }
+        };
+        let payload = document
+            .remove("payload")
+            .ok_or_else(|| bad("$.payload", "is required: the event's body".into()))?;
+        // Never reject a body because of its call report: it is Pulp's task
+        // document, or null; only its task ID is read.
+        let task_id = document
+            .get("call_report")
+            .and_then(|report| report.get("task_id"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        Ok((event_type, Unpacked { payload, task_id }))
+    }
+}
+
+/// A JSON value's kind, for messages: `a number`, `an array`, ...
+pub(crate) fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }
 

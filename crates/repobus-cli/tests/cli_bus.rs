@@ -5,9 +5,6 @@
 //! Every test starts its own `nats-server -js` on a free port and passes its
 //! URL with `--nats-url`; the children never see the caller's `REPOBUS_*`
 //! variables. Every wait is bounded.
-#![cfg(feature = "cli")]
-
-mod common;
 
 use std::path::Path;
 use std::process::Stdio;
@@ -19,7 +16,7 @@ use repobus::{schema, Event, EventType};
 use serde_json::{json, Map, Value};
 use tokio::io::AsyncWriteExt;
 
-use common::*;
+use repobus_testkit::*;
 
 // ---------------------------------------------------------------------------
 // Harness

@@ -5,7 +5,7 @@
 //! | --- | --- |
 //! | `POST /v1/events/{type}` | publish one event; body = the wire body |
 //! | `POST /v1/pulp2` | what Pulp 2's http notifier POSTs |
-//! | `GET /v1/events?filters=...` | search the history (see [`crate::history`]) |
+//! | `GET /v1/events?filters=...` | search the history (see [`repobus::history`]) |
 //! | `GET /healthz` | the process is up |
 //! | `GET /readyz` | NATS connected and the stream reachable |
 //!
@@ -28,10 +28,10 @@ use axum::{Json, Router};
 use base64::Engine;
 use serde_json::{json, Value};
 
-use crate::bus::{Bus, PublishError, PublishOptions, Publisher};
-use crate::events::wire::{resolve_topic, WireForm};
-use crate::events::{Event, EventType};
-use crate::history::{self, HistoryQuery};
+use repobus::bus::{Bus, PublishError, PublishOptions, Publisher};
+use repobus::events::wire::{resolve_topic, WireForm};
+use repobus::events::{Event, EventType};
+use repobus::history::{self, HistoryQuery};
 
 /// The default body limit: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
@@ -227,6 +227,7 @@ async fn publish(
 ) -> Result<Response, ApiError> {
     let options = PublishOptions {
         id: idempotency_key(headers)?,
+        ..PublishOptions::default()
     };
     let ack = state.publisher.publish_with(&event, options).await?;
     Ok((StatusCode::ACCEPTED, Json(ack)).into_response())
@@ -242,7 +243,7 @@ async fn post_event(
     let event_type: EventType =
         event_type
             .parse()
-            .map_err(|e: crate::events::UnknownEventType| {
+            .map_err(|e: repobus::events::UnknownEventType| {
                 ApiError::new(StatusCode::NOT_FOUND, e.to_string())
             })?;
     let body = body_or_error(body, state.config.body_limit)?;

@@ -2,7 +2,7 @@
 //! of it.
 
 use repobus::bus::BusConfig;
-use repobus::local::{LocalNats, LocalNatsOptions};
+use repobus_local::{LocalNats, LocalNatsOptions};
 
 /// The server a benchmark runs against: `url` if given, else a private
 /// `nats-server -js` in a temporary directory (no fsync per write, so the

@@ -47,7 +47,13 @@ pub async fn run(args: PublishArgs, nats: NatsArgs) -> Result<ExitCode, String> 
     let bus = nats.connect().await?;
     let publisher = bus.publisher();
     let ack = publisher
-        .publish_with(&event, PublishOptions { id: args.id })
+        .publish_with(
+            &event,
+            PublishOptions {
+                id: args.id,
+                ..PublishOptions::default()
+            },
+        )
         .await
         .map_err(|e| e.to_string());
     publisher.close().await;

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use repobus::local::{LocalNats, LocalNatsOptions};
-use repobus::service::{self, ServiceConfig, DEFAULT_BODY_LIMIT};
+use repobus_local::{LocalNats, LocalNatsOptions};
+use repobus_service::{ServiceConfig, DEFAULT_BODY_LIMIT};
 use tokio::sync::Mutex;
 
 use super::nats::NatsArgs;
@@ -89,7 +89,7 @@ pub async fn run(args: ServeArgs, nats: NatsArgs) -> Result<ExitCode, String> {
         bearer_token: args.bearer_token,
         pulp2_basic_auth: args.pulp2_user.zip(args.pulp2_password),
     };
-    service::serve(listener, bus.publisher(), service_config, shutdown_signal())
+    repobus_service::serve(listener, bus.publisher(), service_config, shutdown_signal())
         .await
         .map_err(|e| format!("HTTP server: {e}"))?;
     tracing::info!("stopped accepting; every accepted event is flushed");

@@ -2,17 +2,15 @@
 //! with a private CA and a client certificate (mutual TLS), through the
 //! library and through the command line's flags.
 
-mod common;
-
 use std::path::Path;
 use std::time::Duration;
 
-use common::*;
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, ExtendedKeyUsagePurpose, IsCa, KeyPair,
 };
 use repobus::bus::{Bus, BusConfig, NatsAuth};
-use repobus::local::{LocalNats, LocalNatsOptions};
+use repobus_local::{LocalNats, LocalNatsOptions};
+use repobus_testkit::*;
 
 async fn server_with(dir: &Path, extra_config: String) -> LocalNats {
     let mut options = LocalNatsOptions::new(dir);
@@ -201,7 +199,6 @@ async fn mutual_tls_with_a_private_ca() {
 }
 
 /// The command line passes the same settings through its flags.
-#[cfg(feature = "cli")]
 #[tokio::test(flavor = "multi_thread")]
 async fn cli_flags_carry_credentials() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,22 +1,19 @@
 //! The HTTP ingest service, in-process, against a private nats-server.
 //!
 //! Every test starts its own `nats-server -js` on a free port (via
-//! `repobus::local::LocalNats`), its own service on 127.0.0.1:0, and talks
+//! `repobus_local::LocalNats`), its own service on 127.0.0.1:0, and talks
 //! to it with reqwest. Every wait is bounded.
-#![cfg(feature = "cli")]
-
-mod common;
 
 use std::time::{Duration, Instant};
 
 use repobus::bus::{Bus, BusConfig};
-use repobus::service::{self, ServiceConfig};
 use repobus::{schema, Event, EventType};
+use repobus_service::ServiceConfig;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use common::*;
+use repobus_testkit::*;
 
 // ---------------------------------------------------------------------------
 // Harness
@@ -52,7 +49,7 @@ async fn start_service(bus: &Bus, config: ServiceConfig) -> Service {
         .expect("bind 127.0.0.1:0");
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(service::serve(
+    let task = tokio::spawn(repobus_service::serve(
         listener,
         bus.publisher(),
         config,

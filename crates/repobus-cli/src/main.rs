@@ -1,5 +1,7 @@
-//! Command-line parsing and dispatch. Each command lives in its own module
-//! and calls the library; nothing here knows about wire formats.
+//! The `repobus` command line: a thin layer over the `repobus` library.
+//!
+//! Parsing and dispatch live here; each command lives in its own module and
+//! calls the library, so nothing here knows about wire formats.
 
 mod criteria_args;
 mod inspect;
@@ -67,7 +69,7 @@ enum Command {
 
 /// Parses the command line and runs the command. Exit codes: 0 success,
 /// 1 failure, 2 usage.
-pub fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_log = if matches!(cli.command, Command::Serve(_)) {
         "info"

@@ -7,8 +7,8 @@
 //! The binary is `$REPOBUS_NATS_SERVER` if set, else `nats-server` on `PATH`.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), repobus::local::LocalNatsError> {
-//! use repobus::local::{LocalNats, LocalNatsOptions};
+//! # async fn demo() -> Result<(), repobus_local::LocalNatsError> {
+//! use repobus_local::{LocalNats, LocalNatsOptions};
 //!
 //! let dir = std::env::temp_dir().join("repobus-demo");
 //! let server = LocalNats::start(LocalNatsOptions::new(&dir)).await?;

@@ -4,8 +4,6 @@
 //! everything a stream stores that does not go through repobus's own
 //! subscriber.
 
-#![allow(dead_code)]
-
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::time::Duration;
@@ -16,8 +14,8 @@ use async_nats::HeaderMap;
 use bytes::Bytes;
 use repobus::bus::{Bus, BusConfig};
 use repobus::events::{BuildChroot, CoprStatus, RepoSyncStarted};
-use repobus::local::{LocalNats, LocalNatsOptions};
 use repobus::{schema, Event, EventType, ResourceId};
+use repobus_local::{LocalNats, LocalNatsOptions};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 

@@ -357,7 +357,13 @@ async fn main() -> BenchResult<()> {
             s.insert(id.clone(), Instant::now());
         }
         publisher
-            .publish_with(event, PublishOptions { id: Some(id) })
+            .publish_with(
+                event,
+                PublishOptions {
+                    id: Some(id),
+                    ..PublishOptions::default()
+                },
+            )
             .await?;
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
