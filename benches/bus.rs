@@ -343,7 +343,7 @@ async fn main() -> BenchResult<()> {
                 if let Some(start) = sent
                     .lock()
                     .ok()
-                    .and_then(|mut s| s.remove(&delivery.envelope.id))
+                    .and_then(|mut s| s.remove(&delivery.envelope.event_id))
                 {
                     latencies.push(now - start);
                 }

@@ -26,7 +26,7 @@
 //! let envelope = Envelope::new(&event, "urn:example:producer", None).unwrap();
 //! let headers = envelope.to_headers();
 //! assert_eq!(headers.get("ce-type").unwrap().as_str(), "repo-sync-started");
-//! assert_eq!(headers.get("Nats-Msg-Id").unwrap().as_str(), envelope.id);
+//! assert_eq!(headers.get("Nats-Msg-Id").unwrap().as_str(), envelope.event_id);
 //! ```
 
 use async_nats::header::{HeaderName, HeaderValue};
@@ -83,7 +83,7 @@ pub fn check_id(id: &str) -> Result<(), EnvelopeError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Envelope {
     /// `ce-id`, also the JetStream `Nats-Msg-Id`.
-    pub id: String,
+    pub event_id: String,
     /// `ce-source`: who produced the event.
     pub source: String,
     /// `ce-type`.
@@ -131,7 +131,7 @@ impl Envelope {
             None => uuid::Uuid::now_v7().to_string(),
         };
         Ok(Envelope {
-            id,
+            event_id: id,
             source: source.to_owned(),
             event_type: event.event_type(),
             time: Utc::now(),
@@ -148,7 +148,7 @@ impl Envelope {
 
     /// The NATS headers carrying this envelope.
     pub fn to_headers(&self) -> HeaderMap {
-        let id = value(self.id.clone());
+        let id = value(self.event_id.clone());
         let mut headers: HeaderMap = [
             (CE_SPECVERSION, HeaderValue::from("1.0")),
             (CE_ID, id.clone()),
@@ -216,7 +216,7 @@ impl Envelope {
             None => fallback_time,
         };
         Ok(Envelope {
-            id: get(&CE_ID)
+            event_id: get(&CE_ID)
                 .or_else(|| get(&NATS_MSG_ID))
                 .unwrap_or_else(fallback_id),
             source: get(&CE_SOURCE).unwrap_or_else(|| "unknown".to_owned()),
@@ -293,7 +293,7 @@ mod tests {
         );
         assert!(get("ce-time").ends_with('Z'));
         let back = Envelope::from_headers(Some(&h), None, || "x".into(), Utc::now()).unwrap();
-        assert_eq!(back.id, e.id);
+        assert_eq!(back.event_id, e.event_id);
         assert_eq!(back.time_rfc3339(), e.time_rfc3339());
     }
 
@@ -315,7 +315,7 @@ mod tests {
             now,
         )
         .unwrap();
-        assert_eq!(e.id, "REPOBUS:7");
+        assert_eq!(e.event_id, "REPOBUS:7");
         assert_eq!(e.time, now);
         assert!(Envelope::from_headers(None, None, || "x".into(), now).is_err());
         let mut h = HeaderMap::new();

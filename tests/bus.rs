@@ -147,7 +147,7 @@ async fn publish_returns_after_the_ack_with_cloudevents_headers() {
 
         assert_eq!(header(headers, "ce-specversion"), "1.0");
         let id = header(headers, "ce-id");
-        assert_eq!(id, ack.id);
+        assert_eq!(id, ack.event_id);
         let uuid = uuid::Uuid::parse_str(&id).unwrap_or_else(|e| panic!("ce-id {id:?}: {e}"));
         assert_eq!(uuid.get_version_num(), 7, "ce-id {id} is not a UUIDv7");
         assert_eq!(header(headers, "Nats-Msg-Id"), id);
@@ -176,7 +176,7 @@ async fn publish_returns_after_the_ack_with_cloudevents_headers() {
             .unwrap_or_else(|e| panic!("payload {i}: {e}"));
         assert_eq!(&decoded, event);
     }
-    let ids: HashSet<&str> = acks.iter().map(|a| a.id.as_str()).collect();
+    let ids: HashSet<&str> = acks.iter().map(|a| a.event_id.as_str()).collect();
     assert_eq!(ids.len(), acks.len(), "event IDs must be fresh");
 }
 
@@ -209,8 +209,8 @@ async fn same_id_is_stored_once_and_hostile_ids_are_refused() {
     )
     .await
     .expect("second publish");
-    assert_eq!(first.id, "order-42");
-    assert_eq!(second.id, "order-42");
+    assert_eq!(first.event_id, "order-42");
+    assert_eq!(second.event_id, "order-42");
     assert!(!first.duplicate);
     assert!(
         second.duplicate,
@@ -347,9 +347,9 @@ async fn server_killed_and_restarted_mid_stream_loses_and_duplicates_nothing() {
             ack.seq
         );
         assert!(
-            acked.insert(ack.id.clone(), ack.seq).is_none(),
+            acked.insert(ack.event_id.clone(), ack.seq).is_none(),
             "id {} twice",
-            ack.id
+            ack.event_id
         );
     }
 
@@ -415,7 +415,7 @@ async fn durable_consumer_resumes_after_a_crash_including_the_unacked_event() {
     // Crash in the middle of handling the 41st event.
     let crashed = next_delivery(&mut sub, 30).await;
     assert_eq!(crashed.stream_sequence, 41);
-    let crashed_id = crashed.envelope.id.clone();
+    let crashed_id = crashed.envelope.event_id.clone();
     drop(crashed);
     drop(sub);
     flush(&bus).await;
@@ -435,7 +435,7 @@ async fn durable_consumer_resumes_after_a_crash_including_the_unacked_event() {
         );
         if d.stream_sequence == 41 {
             saw_crashed = true;
-            assert_eq!(d.envelope.id, crashed_id);
+            assert_eq!(d.envelope.event_id, crashed_id);
             assert!(d.delivered >= 2, "the unacked event is a redelivery");
         }
         d.ack().await.expect("ack");
@@ -491,7 +491,7 @@ async fn poison_messages_are_dead_lettered_and_skipped() {
     let d = next_delivery(&mut sub, 30).await;
     assert_eq!(d.event, good);
     assert_eq!(d.stream_sequence, 3);
-    assert_eq!(d.envelope.id, good_ack.id);
+    assert_eq!(d.envelope.event_id, good_ack.event_id);
     assert_eq!(sub.dead_lettered(), 2);
     d.ack().await.expect("ack");
     // The poison messages were terminated, not left for redelivery.
@@ -788,7 +788,7 @@ async fn deadline_passes_and_a_full_buffer_refuses_at_once() {
     )
     .await
     .expect("retry after restart");
-    assert_eq!(retry.id, id);
+    assert_eq!(retry.event_id, id);
     let stored = stream_messages(&bus, "REPOBUS").await;
     let copies = stored
         .iter()

@@ -20,7 +20,7 @@ use crate::events::Event;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublishAck {
     /// The event ID (`ce-id` and `Nats-Msg-Id`).
-    pub id: String,
+    pub event_id: String,
     /// The subject it was published on.
     pub subject: String,
     /// The stream that stored it.
@@ -195,12 +195,12 @@ impl Publisher {
             if !self.wait_connected(deadline).await {
                 return Err(if attempts == 0 {
                     PublishError::Unreachable {
-                        id: envelope.id,
+                        id: envelope.event_id,
                         deadline: deadline_after,
                     }
                 } else {
                     PublishError::Deadline {
-                        id: envelope.id,
+                        id: envelope.event_id,
                         attempts,
                         deadline: deadline_after,
                         last_error,
@@ -224,10 +224,10 @@ impl Publisher {
             match tokio::time::timeout_at(deadline, attempt).await {
                 Ok(Ok(ack)) => {
                     if attempts > 1 {
-                        tracing::info!(id = %envelope.id, attempts, duplicate = ack.duplicate, "event stored after retries");
+                        tracing::info!(id = %envelope.event_id, attempts, duplicate = ack.duplicate, "event stored after retries");
                     }
                     return Ok(PublishAck {
-                        id: envelope.id,
+                        event_id: envelope.event_id,
                         subject,
                         stream: ack.stream,
                         seq: ack.sequence,
@@ -242,16 +242,16 @@ impl Publisher {
                             | PublishErrorKind::WrongLastSequence
                     ) {
                         return Err(PublishError::Rejected {
-                            id: envelope.id,
+                            id: envelope.event_id,
                             reason: e.to_string(),
                         });
                     }
                     last_error = e.to_string();
-                    tracing::warn!(id = %envelope.id, attempt = attempts, error = %e, "publish not acknowledged; retrying with the same id");
+                    tracing::warn!(id = %envelope.event_id, attempt = attempts, error = %e, "publish not acknowledged; retrying with the same id");
                 }
                 Err(_) => {
                     return Err(PublishError::Deadline {
-                        id: envelope.id,
+                        id: envelope.event_id,
                         attempts,
                         deadline: deadline_after,
                         last_error,
@@ -294,10 +294,10 @@ impl Publisher {
             .publish_with_headers(subject, envelope.to_headers(), payload)
             .await
             .map_err(|e| PublishError::Rejected {
-                id: envelope.id.clone(),
+                id: envelope.event_id.clone(),
                 reason: e.to_string(),
             })?;
-        Ok(envelope.id)
+        Ok(envelope.event_id)
     }
 
     /// Publishes in the background (used where no one can await, such as a

@@ -299,7 +299,7 @@ impl Delivery {
     pub fn describe(&self) -> serde_json::Map<String, serde_json::Value> {
         let mut out = self.event.describe();
         out.insert("subject".into(), self.subject.clone().into());
-        out.insert("id".into(), self.envelope.id.clone().into());
+        out.insert("id".into(), self.envelope.event_id.clone().into());
         out.insert("time".into(), self.envelope.time_rfc3339().into());
         out
     }

@@ -156,7 +156,7 @@ async fn publish_all(bus: &Bus, items: &[(&str, Value)]) -> Vec<Published> {
             .unwrap();
         out.push(Published {
             event,
-            id: ack.id,
+            id: ack.event_id,
             subject: ack.subject,
         });
     }
@@ -268,7 +268,7 @@ async fn publish_one_body_prints_the_ack_and_an_id_is_stored_once() {
         .keys()
         .map(String::as_str)
         .collect();
-    assert_eq!(keys, ["id", "subject", "stream", "seq"]);
+    assert_eq!(keys, ["event_id", "subject", "stream", "seq"]);
     assert_eq!(lines[0]["subject"], "repobus.repo.sync.started.pulp-f17");
     assert_eq!(lines[0]["stream"], "REPOBUS");
     assert_eq!(lines[0]["seq"], 1);
@@ -1255,7 +1255,7 @@ async fn serve_answers_and_exits_0_on_sigterm() {
     assert_eq!(messages.len(), 1);
     assert_eq!(
         header(&messages[0].headers, "ce-id"),
-        ack["id"].as_str().unwrap()
+        ack["event_id"].as_str().unwrap()
     );
 
     // SIGTERM: exit 0 within a few seconds.

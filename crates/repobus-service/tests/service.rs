@@ -151,7 +151,7 @@ async fn every_seed_example_is_accepted_and_stored_with_cloudevents_headers() {
                 .keys()
                 .map(String::as_str)
                 .collect();
-            assert_eq!(keys, ["id", "subject", "stream", "seq"], "{ack}");
+            assert_eq!(keys, ["event_id", "subject", "stream", "seq"], "{ack}");
             assert_eq!(ack["stream"], "REPOBUS");
             assert!(ack["seq"].as_u64().unwrap() >= 1);
             let subject = ack["subject"].as_str().unwrap();
@@ -168,7 +168,7 @@ async fn every_seed_example_is_accepted_and_stored_with_cloudevents_headers() {
             .find(|m| m.sequence == seq)
             .unwrap_or_else(|| panic!("seq {seq} not in the stream"));
         assert_eq!(message.subject.as_str(), ack["subject"].as_str().unwrap());
-        let id = ack["id"].as_str().unwrap();
+        let id = ack["event_id"].as_str().unwrap();
         let headers = &message.headers;
         assert_eq!(header(headers, "ce-id"), id);
         assert_eq!(header(headers, "Nats-Msg-Id"), id);
@@ -210,7 +210,7 @@ async fn every_seed_example_is_accepted_and_stored_with_cloudevents_headers() {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(delivery.envelope.id, ack["id"].as_str().unwrap());
+        assert_eq!(delivery.envelope.event_id, ack["event_id"].as_str().unwrap());
         assert_eq!(delivery.event.event_type(), *event_type);
     }
     service.stop().await;
@@ -232,7 +232,7 @@ async fn idempotency_key_stores_a_retried_post_once_and_bad_keys_are_400() {
     for _ in 0..2 {
         let (status, ack) = post_keyed(&client, &url, "order-42", &body).await;
         assert_eq!(status, 202, "{ack}");
-        assert_eq!(ack["id"], "order-42");
+        assert_eq!(ack["event_id"], "order-42");
         answers.push(ack);
     }
     assert_eq!(
@@ -449,7 +449,7 @@ async fn nats_down_gives_503_naming_the_deadline_and_readyz_follows() {
     assert_eq!(get(&client, &service.url("/readyz")).await.0, 200);
     let (status, ack) = post_json(&client, &url, &body).await;
     assert_eq!(status, 202, "{ack}");
-    let before_id = ack["id"].as_str().unwrap().to_owned();
+    let before_id = ack["event_id"].as_str().unwrap().to_owned();
 
     nats.kill();
 
@@ -578,7 +578,7 @@ async fn pulp2_notifier_bodies_become_typed_events() {
         assert_eq!(header(&message.headers, "ce-type"), event_type.as_str());
         assert_eq!(
             Some(header(&message.headers, "ce-id").as_str()),
-            ack["id"].as_str()
+            ack["event_id"].as_str()
         );
         assert_eq!(message.sequence, ack["seq"].as_u64().unwrap());
         let body: Value = serde_json::from_slice(&message.payload).unwrap();
