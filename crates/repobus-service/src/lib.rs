@@ -1,54 +1,92 @@
-//! The HTTP ingest service (feature `server`): producers in any language
-//! POST events; repobus answers `202` only after the JetStream ack.
+//! The HTTP ingest service: producers in any language POST events; repobus
+//! answers only after the JetStream ack.
 //!
-//! | route | what |
-//! | --- | --- |
-//! | `POST /v1/events/{type}` | publish one event; body = the wire body |
-//! | `POST /v1/pulp2` | what Pulp 2's http notifier POSTs |
-//! | `GET /v1/events?filters=...` | search the history (see [`repobus::history`]) |
-//! | `GET /healthz` | the process is up |
-//! | `GET /readyz` | NATS connected and the stream reachable |
+//! | route | who may call | what |
+//! | --- | --- | --- |
+//! | `POST /v1/events/{type}` | bearer token | publish one event; body = the wire body; `202` |
+//! | `GET /v1/events?filters=...` | bearer token | search the history (see [`repobus::history`]) |
+//! | `POST /v1/pulp2` | basic auth | what Pulp 2's http notifier POSTs; `200` |
+//! | `GET /healthz` | anyone | the process is up |
+//! | `GET /readyz` | anyone | NATS connected and the stream reachable |
 //!
-//! Errors are `{"error": "..."}` with status 400 (malformed JSON, schema
-//! violation, bad criteria), 401 (missing or wrong credentials), 404
-//! (unknown type), 413 (body over the limit) or 503 (NATS cannot take the
-//! event). An `Idempotency-Key` header sets the event ID, so a retried POST
-//! is stored once.
+//! [`ROUTES`] is that table in code: [`router`] is built from it, and the
+//! credentials a route needs are checked by a layer over its whole group,
+//! never by the handler. A route needs credentials only when they are
+//! configured ([`ServiceConfig::bearer_token`],
+//! [`ServiceConfig::pulp2_basic_auth`]).
+//!
+//! `POST /v1/pulp2` takes the body exactly as Pulp 2's http notifier sends
+//! it: the notifier document `{"event_type", "payload", "call_report"}`,
+//! as a JSON object or as the JSON string holding it (Pulp 2.8.0 encodes it
+//! twice); see [`repobus::events::wire::Pulp2Notification`]. It answers
+//! `200` (Pulp logs an error for any other status) and carries the
+//! `call_report`'s `task_id` on the stored event as the CloudEvents
+//! extension `pulptaskid` (NATS header `ce-pulptaskid`).
+//!
+//! Both POSTs answer the same JSON object, [`repobus::bus::PublishAck`]:
+//! `{"event_id", "subject", "stream", "seq"}`, plus `"duplicate": true`
+//! when the stream already had the event. An `Idempotency-Key` header sets
+//! the event ID, so a retried POST is stored once.
+//!
+//! Errors are `{"error": "..."}` ([`ApiError`]) with status 400 (malformed
+//! JSON, schema violation, bad criteria or parameters), 401 (missing or
+//! wrong credentials, with `WWW-Authenticate`), 404 (unknown type or
+//! route), 413 (body over the limit), 422 (NATS refused the event for good)
+//! or 503 (NATS cannot take the event or answer the search).
 
 use std::future::Future;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::{Json, Router};
 use base64::Engine;
 use serde_json::{json, Value};
 
-use repobus::bus::{Bus, PublishError, PublishOptions, Publisher};
-use repobus::events::wire::{resolve_topic, WireForm};
-use repobus::events::{Event, EventType};
-use repobus::history::{self, HistoryQuery};
+use repobus::bus::{PublishAck, PublishError, PublishOptions, Publisher};
+use repobus::events::wire::Pulp2Notification;
+use repobus::events::{EventType, UnknownEventType};
+use repobus::history::{self, HistoryError, HistoryQuery};
+use repobus::{DecodeError, Event};
 
-/// The default body limit: 1 MiB.
+/// The default largest request body: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
 /// Settings of the HTTP service.
+///
+/// # Examples
+///
+/// ```
+/// use repobus_service::{ServiceConfig, DEFAULT_BODY_LIMIT};
+///
+/// let config = ServiceConfig {
+///     bearer_token: Some("s3cret-token".into()),
+///     pulp2_basic_auth: Some(("pulp".into(), "n0tifier".into())),
+///     ..ServiceConfig::default()
+/// };
+/// assert_eq!(config.body_limit, DEFAULT_BODY_LIMIT);
+/// ```
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
     /// Largest accepted request body in bytes.
     pub body_limit: usize,
-    /// When set, `/v1/events` requires `Authorization: Bearer <token>`.
+    /// When set, the [`Access::Bearer`] routes (`/v1/events`) require
+    /// `Authorization: Bearer <token>`.
     pub bearer_token: Option<String>,
-    /// When set, `/v1/pulp2` requires HTTP basic auth with this user and
-    /// password (what Pulp 2's notifier sends).
+    /// When set, the [`Access::Pulp2Basic`] route (`/v1/pulp2`) requires
+    /// HTTP basic auth with this user and password (what Pulp 2's notifier
+    /// sends when its `username` and `password` are configured).
     pub pulp2_basic_auth: Option<(String, String)>,
 }
 
 impl Default for ServiceConfig {
+    /// The default body limit, no credentials required.
     fn default() -> Self {
         ServiceConfig {
             body_limit: DEFAULT_BODY_LIMIT,
@@ -58,75 +96,170 @@ impl Default for ServiceConfig {
     }
 }
 
+// ---------------------------------------------------------------------------
+// Routes
+// ---------------------------------------------------------------------------
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: the health checks. A route here is a deliberate choice.
+    Public,
+    /// Holders of [`ServiceConfig::bearer_token`], when one is configured.
+    Bearer,
+    /// Pulp 2's notifier with [`ServiceConfig::pulp2_basic_auth`], when
+    /// configured.
+    Pulp2Basic,
+}
+
+/// One route of the service: its method, its path (axum syntax, `{type}`
+/// is a path parameter) and who may call it.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// The HTTP method.
+    pub method: Method,
+    /// The path, with `{name}` for a path parameter.
+    pub path: &'static str,
+    /// Who may call it.
+    pub access: Access,
+    /// The handler, given the method filter made from `method`.
+    handler: fn(MethodFilter) -> MethodRouter<AppState>,
+}
+
+/// Every route of the service. [`router`] is built from this table, and
+/// each route goes into the group of its [`Access`], whose layer checks
+/// the credentials before any handler runs: a route cannot be added
+/// without saying who may call it.
+///
+/// # Examples
+///
+/// ```
+/// use repobus_service::{Access, ROUTES};
+///
+/// let public: Vec<_> = ROUTES
+///     .iter()
+///     .filter(|r| r.access == Access::Public)
+///     .map(|r| r.path)
+///     .collect();
+/// assert_eq!(public, ["/healthz", "/readyz"]);
+/// ```
+pub const ROUTES: &[Route] = &[
+    Route {
+        method: Method::POST,
+        path: "/v1/events/{type}",
+        access: Access::Bearer,
+        handler: |m| on(m, post_event),
+    },
+    Route {
+        method: Method::GET,
+        path: "/v1/events",
+        access: Access::Bearer,
+        handler: |m| on(m, get_events),
+    },
+    Route {
+        method: Method::POST,
+        path: "/v1/pulp2",
+        access: Access::Pulp2Basic,
+        handler: |m| on(m, post_pulp2),
+    },
+    Route {
+        method: Method::GET,
+        path: "/healthz",
+        access: Access::Public,
+        handler: |m| on(m, healthz),
+    },
+    Route {
+        method: Method::GET,
+        path: "/readyz",
+        access: Access::Public,
+        handler: |m| on(m, readyz),
+    },
+];
+
 #[derive(Clone)]
 struct AppState {
     publisher: Publisher,
     config: Arc<ServiceConfig>,
 }
 
-/// An error answer: a status and `{"error": message}`.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    message: String,
-}
-
-impl ApiError {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            message: message.into(),
-        }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut response = (self.status, Json(json!({ "error": self.message }))).into_response();
-        if self.status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer, Basic"),
-            );
-        }
-        response
-    }
-}
-
-impl From<PublishError> for ApiError {
-    fn from(e: PublishError) -> Self {
-        let status = match &e {
-            PublishError::Envelope(_) => StatusCode::BAD_REQUEST,
-            PublishError::Rejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            PublishError::BufferFull { .. }
-            | PublishError::Closed
-            | PublishError::Deadline { .. }
-            | PublishError::Unreachable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-        };
-        ApiError::new(status, e.to_string())
-    }
-}
-
-/// The service's routes over `publisher`.
+/// The service's routes over `publisher`, as an axum [`Router`] to serve or
+/// to nest in a larger application. [`serve`] runs it and also closes the
+/// publisher on shutdown; with `router`, call [`Publisher::close`] yourself
+/// after the server stops so that every accepted event is flushed.
+///
+/// # Examples
+///
+/// ```no_run
+/// use repobus::bus::{Bus, BusConfig};
+/// use repobus_service::{router, ServiceConfig};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let bus = Bus::connect(BusConfig::new("nats://127.0.0.1:4222")).await?;
+/// let publisher = bus.publisher();
+/// let app = axum::Router::new().nest("/repobus", router(publisher.clone(), ServiceConfig::default()));
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+/// axum::serve(listener, app).await?;
+/// publisher.close().await;
+/// # Ok(())
+/// # }
+/// ```
 pub fn router(publisher: Publisher, config: ServiceConfig) -> Router {
     let limit = config.body_limit;
     let state = AppState {
         publisher,
         config: Arc::new(config),
     };
+    let group = |access: Access| {
+        ROUTES
+            .iter()
+            .filter(|route| route.access == access)
+            .fold(Router::new(), |group, route| {
+                let filter = MethodFilter::try_from(route.method.clone())
+                    .unwrap_or_else(|e| panic!("{} {}: {e}", route.method, route.path));
+                group.route(route.path, (route.handler)(filter))
+            })
+    };
+    let public = group(Access::Public);
+    let bearer = group(Access::Bearer).route_layer(middleware::from_fn_with_state(
+        state.clone(),
+        require_bearer,
+    ));
+    let pulp2 = group(Access::Pulp2Basic)
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_basic));
     Router::new()
-        .route("/v1/events/{type}", post(post_event))
-        .route("/v1/events", get(get_events))
-        .route("/v1/pulp2", post(post_pulp2))
-        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
-        .route("/readyz", get(readyz))
+        .merge(public)
+        .merge(bearer)
+        .merge(pulp2)
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then finishes
-/// the requests in progress and flushes every accepted event.
+/// Serves [`router`] on `listener` until `shutdown` resolves, then finishes
+/// the requests in progress and flushes every accepted event
+/// ([`Publisher::close`]).
+///
+/// # Examples
+///
+/// ```no_run
+/// use repobus::bus::{Bus, BusConfig};
+/// use repobus_service::{serve, ServiceConfig};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let bus = Bus::connect(BusConfig::new("nats://127.0.0.1:4222")).await?;
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+/// let config = ServiceConfig {
+///     bearer_token: Some("s3cret-token".into()),
+///     pulp2_basic_auth: Some(("pulp".into(), "n0tifier".into())),
+///     ..ServiceConfig::default()
+/// };
+/// let shutdown = async {
+///     let _ = tokio::signal::ctrl_c().await;
+/// };
+/// serve(listener, bus.publisher(), config, shutdown).await?;
+/// # Ok(())
+/// # }
+/// ```
 pub async fn serve(
     listener: tokio::net::TcpListener,
     publisher: Publisher,
@@ -141,18 +274,168 @@ pub async fn serve(
     result
 }
 
-fn body_or_error(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
-    body.map_err(|rejection| {
-        let status = rejection.status();
-        if status == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                status,
-                format!("request body is larger than the limit of {limit} bytes"),
-            )
-        } else {
-            ApiError::new(status, rejection.body_text())
+// ---------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------
+
+/// An error answer: a status and the body `{"error": message}`.
+///
+/// Every error a handler meets converts into one with `?`; the status is
+/// decided here, by the error's kind, not in the handlers.
+///
+/// # Examples
+///
+/// ```
+/// use axum::http::StatusCode;
+/// use repobus::{Event, EventType};
+/// use repobus_service::ApiError;
+///
+/// let bad = Event::decode("repo-sync-started", br#"{"repo_id": "a b"}"#).unwrap_err();
+/// let error = ApiError::from(bad);
+/// assert_eq!(error.status(), StatusCode::BAD_REQUEST);
+/// assert!(error.message().contains("$.repo_id"));
+///
+/// let unknown = "repo-sync-exploded".parse::<EventType>().unwrap_err();
+/// assert_eq!(ApiError::from(unknown).status(), StatusCode::NOT_FOUND);
+/// ```
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+    /// The `WWW-Authenticate` challenge of a 401.
+    challenge: Option<&'static str>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+            challenge: None,
         }
-    })
+    }
+
+    fn unauthorized(challenge: &'static str, message: &str) -> Self {
+        ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            message: message.to_owned(),
+            challenge: Some(challenge),
+        }
+    }
+
+    /// The HTTP status of the answer.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The message of the answer's `error` member.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.status, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, Json(json!({ "error": self.message }))).into_response();
+        if let Some(challenge) = self.challenge {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
+        response
+    }
+}
+
+/// A body that does not decode: 400.
+impl From<DecodeError> for ApiError {
+    fn from(e: DecodeError) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, e.to_string())
+    }
+}
+
+/// An event type in the path that is none of the six: 404.
+impl From<UnknownEventType> for ApiError {
+    fn from(e: UnknownEventType) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, e.to_string())
+    }
+}
+
+/// Bad criteria or parameters: 400; NATS cannot answer: 503.
+impl From<HistoryError> for ApiError {
+    fn from(e: HistoryError) -> Self {
+        let status = match &e {
+            HistoryError::Criteria(_)
+            | HistoryError::Time { .. }
+            | HistoryError::Since(_)
+            | HistoryError::Number { .. } => StatusCode::BAD_REQUEST,
+            HistoryError::Subscribe(_) => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
+/// A bad event ID: 400; refused for good by NATS: 422; NATS busy,
+/// unreachable or too slow: 503.
+impl From<PublishError> for ApiError {
+    fn from(e: PublishError) -> Self {
+        let status = match &e {
+            PublishError::Envelope(_) => StatusCode::BAD_REQUEST,
+            PublishError::Rejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            PublishError::BufferFull { .. }
+            | PublishError::Closed
+            | PublishError::Deadline { .. }
+            | PublishError::Unreachable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
+/// A path that does not parse (axum's status, our body).
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError::new(rejection.status(), rejection.body_text())
+    }
+}
+
+/// A query string that does not parse (axum's status, our body).
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::new(rejection.status(), rejection.body_text())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Authentication: layers over the groups of ROUTES
+// ---------------------------------------------------------------------------
+
+const BEARER_CHALLENGE: &str = "Bearer";
+const BASIC_CHALLENGE: &str = "Basic realm=\"repobus pulp2\", charset=\"UTF-8\"";
+
+async fn require_bearer(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    check_bearer(&state.config, request.headers())?;
+    Ok(next.run(request).await)
+}
+
+async fn require_basic(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    check_basic(&state.config, request.headers())?;
+    Ok(next.run(request).await)
 }
 
 fn check_bearer(config: &ServiceConfig, headers: &HeaderMap) -> Result<(), ApiError> {
@@ -164,13 +447,13 @@ fn check_bearer(config: &ServiceConfig, headers: &HeaderMap) -> Result<(), ApiEr
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     match given {
-        None => Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
+        None => Err(ApiError::unauthorized(
+            BEARER_CHALLENGE,
             "missing bearer token",
         )),
         Some(given) if constant_time_eq(given.as_bytes(), token.as_bytes()) => Ok(()),
-        Some(_) => Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
+        Some(_) => Err(ApiError::unauthorized(
+            BEARER_CHALLENGE,
             "wrong bearer token",
         )),
     }
@@ -192,13 +475,13 @@ fn check_basic(config: &ServiceConfig, headers: &HeaderMap) -> Result<(), ApiErr
         .and_then(|raw| String::from_utf8(raw).ok());
     let expected = format!("{user}:{password}");
     match given {
-        None => Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
+        None => Err(ApiError::unauthorized(
+            BASIC_CHALLENGE,
             "missing basic auth credentials",
         )),
         Some(given) if constant_time_eq(given.as_bytes(), expected.as_bytes()) => Ok(()),
-        Some(_) => Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
+        Some(_) => Err(ApiError::unauthorized(
+            BASIC_CHALLENGE,
             "wrong user or password",
         )),
     }
@@ -208,111 +491,121 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    match headers.get("idempotency-key") {
-        None => Ok(None),
-        Some(value) => value.to_str().map(|s| Some(s.to_owned())).map_err(|_| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "Idempotency-Key must be printable ASCII",
-            )
-        }),
+// ---------------------------------------------------------------------------
+// Extractors
+// ---------------------------------------------------------------------------
+
+/// The request body, within [`ServiceConfig::body_limit`].
+struct Body(Bytes);
+
+impl FromRequest<AppState> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        Bytes::from_request(request, state)
+            .await
+            .map(Body)
+            .map_err(|rejection| {
+                let status = rejection.status();
+                if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        status,
+                        format!(
+                            "request body is larger than the limit of {} bytes",
+                            state.config.body_limit
+                        ),
+                    )
+                } else {
+                    ApiError::new(status, rejection.body_text())
+                }
+            })
     }
 }
 
-async fn publish(
-    state: &AppState,
-    event: Event,
-    headers: &HeaderMap,
-) -> Result<Response, ApiError> {
-    let options = PublishOptions {
-        id: idempotency_key(headers)?,
-        ..PublishOptions::default()
-    };
-    let ack = state.publisher.publish_with(&event, options).await?;
-    Ok((StatusCode::ACCEPTED, Json(ack)).into_response())
+/// The `Idempotency-Key` header: the event ID to publish with.
+struct IdempotencyKey(Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        match parts.headers.get("idempotency-key") {
+            None => Ok(IdempotencyKey(None)),
+            Some(value) => value
+                .to_str()
+                .map(|key| IdempotencyKey(Some(key.to_owned())))
+                .map_err(|_| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "Idempotency-Key must be printable ASCII",
+                    )
+                }),
+        }
+    }
 }
+
+// ---------------------------------------------------------------------------
+// Handlers
+// ---------------------------------------------------------------------------
 
 async fn post_event(
     State(state): State<AppState>,
-    Path(event_type): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
-    check_bearer(&state.config, &headers)?;
-    let event_type: EventType =
-        event_type
-            .parse()
-            .map_err(|e: repobus::events::UnknownEventType| {
-                ApiError::new(StatusCode::NOT_FOUND, e.to_string())
-            })?;
-    let body = body_or_error(body, state.config.body_limit)?;
-    let event = Event::decode(event_type.as_str(), &body)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
-    publish(&state, event, &headers).await
+    path: Result<Path<String>, PathRejection>,
+    IdempotencyKey(id): IdempotencyKey,
+    Body(body): Body,
+) -> Result<(StatusCode, Json<PublishAck>), ApiError> {
+    let Path(event_type) = path?;
+    let event_type: EventType = event_type.parse()?;
+    let event = Event::decode(event_type.as_str(), &body)?;
+    let options = PublishOptions {
+        id,
+        ..PublishOptions::default()
+    };
+    let ack = state.publisher.publish_with(&event, options).await?;
+    Ok((StatusCode::ACCEPTED, Json(ack)))
 }
 
 async fn post_pulp2(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
-    check_basic(&state.config, &headers)?;
-    let body = body_or_error(body, state.config.body_limit)?;
-    let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, m);
-    let mut notice: Value =
-        serde_json::from_slice(&body).map_err(|e| bad(format!("malformed JSON: {e}")))?;
-    let event_type = notice
-        .get("event_type")
-        .and_then(Value::as_str)
-        .ok_or_else(|| {
-            bad("$.event_type is required: a Pulp 2 event type such as repo.sync.finish".into())
-        })?
-        .to_owned();
-    match resolve_topic(&event_type) {
-        Ok(WireForm::Pulp2(_)) => {}
-        _ => {
-            return Err(bad(format!(
-                "$.event_type: {event_type:?} is not one of repo.sync.start, repo.sync.finish, repo.publish.start, repo.publish.finish"
-            )))
-        }
-    }
-    let payload = notice
-        .get_mut("payload")
-        .map(Value::take)
-        .ok_or_else(|| bad("$.payload is required".into()))?;
-    let event =
-        Event::decode_value(&event_type, payload).map_err(|e| bad(format!("$.payload: {e}")))?;
-    publish(&state, event, &headers).await
-}
-
-async fn readyz(State(state): State<AppState>) -> Response {
-    if state.publisher.bus().is_ready().await {
-        Json(json!({"status": "ready"})).into_response()
-    } else {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "NATS is not connected or the event stream is not reachable",
-        )
-        .into_response()
-    }
+    IdempotencyKey(id): IdempotencyKey,
+    Body(body): Body,
+) -> Result<Json<PublishAck>, ApiError> {
+    let notification = Pulp2Notification::decode(&body)?;
+    let options = PublishOptions {
+        id,
+        pulp_task_id: notification.task_id,
+    };
+    let ack = state
+        .publisher
+        .publish_with(&notification.event, options)
+        .await?;
+    // 200: Pulp 2's notifier logs an error for any other status.
+    Ok(Json(ack))
 }
 
 async fn get_events(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(query): Query<HistoryQuery>,
-) -> Result<Response, ApiError> {
-    check_bearer(&state.config, &headers)?;
-    let criteria = query
-        .to_search()
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
-    let bus: &Bus = state.publisher.bus();
-    let events = history::search(bus, &criteria, None)
-        .await
-        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+    query: Result<Query<HistoryQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(query) = query?;
+    let criteria = query.to_search()?;
+    let events = history::search(state.publisher.bus(), &criteria, None).await?;
     Ok(Json(Value::Array(
         events.into_iter().map(Value::Object).collect(),
-    ))
-    .into_response())
+    )))
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    if state.publisher.bus().is_ready().await {
+        Ok(Json(json!({"status": "ready"})))
+    } else {
+        Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "NATS is not connected or the event stream is not reachable",
+        ))
+    }
 }
