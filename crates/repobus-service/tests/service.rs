@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use repobus::bus::{Bus, BusConfig};
 use repobus::{schema, Event, EventType};
-use repobus_service::ServiceConfig;
+use repobus_service::{Access, ServiceConfig, ROUTES};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -137,7 +137,7 @@ async fn every_seed_example_is_accepted_and_stored_with_cloudevents_headers() {
     let client = http();
     let mut acks = Vec::new();
     for event_type in EventType::ALL {
-        for example in schema::examples(event_type) {
+        for example in event_type.examples() {
             let (status, ack) = post_json(
                 &client,
                 &service.url(&format!("/v1/events/{event_type}")),
@@ -210,7 +210,10 @@ async fn every_seed_example_is_accepted_and_stored_with_cloudevents_headers() {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(delivery.envelope.event_id, ack["event_id"].as_str().unwrap());
+        assert_eq!(
+            delivery.envelope.event_id,
+            ack["event_id"].as_str().unwrap()
+        );
         assert_eq!(delivery.event.event_type(), *event_type);
     }
     service.stop().await;
@@ -409,9 +412,10 @@ async fn bearer_token_is_required_when_configured() {
         assert_eq!(status, want, "{authorization:?}: {answer_body}");
         if want == 401 {
             error_of(&answer_body);
-            assert!(
-                headers.get("www-authenticate").is_some(),
-                "401 without WWW-Authenticate"
+            assert_eq!(
+                headers.get("www-authenticate").map(|v| v.to_str().unwrap()),
+                Some("Bearer"),
+                "401 without a Bearer challenge"
             );
         }
     }
@@ -427,6 +431,123 @@ async fn bearer_token_is_required_when_configured() {
     // Health checks are open.
     assert_eq!(get(&client, &service.url("/healthz")).await.0, 200);
     assert_eq!(stored(&bus).await.len(), 1, "only the authorized POST");
+    service.stop().await;
+}
+
+/// A concrete path for a route's pattern (its path parameters filled in).
+fn concrete(path: &str) -> String {
+    path.replace("{type}", "repo-sync-started")
+}
+
+/// The `Authorization` values a route's group accepts, and a wrong one of
+/// the same scheme.
+fn credentials(access: Access) -> (&'static str, &'static str) {
+    match access {
+        // base64("pulp:n0tifier"), base64("pulp:wrong")
+        Access::Pulp2Basic => ("Basic cHVscDpuMHRpZmllcg==", "Basic cHVscDp3cm9uZw=="),
+        Access::Bearer => ("Bearer s3cret-token", "Bearer wrong"),
+        Access::Public => ("", ""),
+    }
+}
+
+/// Every route of the protected groups, whatever it is, answers 401 without
+/// its credentials (or with another group's); the public group is exactly
+/// the health checks, so adding to it means changing this test.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_protected_route_answers_401_without_its_credentials() {
+    let nats = server().await;
+    let bus = connect_default(&nats).await;
+    let service = start_service(
+        &bus,
+        ServiceConfig {
+            bearer_token: Some("s3cret-token".into()),
+            pulp2_basic_auth: Some(("pulp".into(), "n0tifier".into())),
+            ..ServiceConfig::default()
+        },
+    )
+    .await;
+    let client = http();
+
+    let public: Vec<String> = ROUTES
+        .iter()
+        .filter(|r| r.access == Access::Public)
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(
+        public,
+        ["GET /healthz", "GET /readyz"],
+        "a route without credentials must be a deliberate choice"
+    );
+    for route in ROUTES.iter().filter(|r| r.access == Access::Public) {
+        let request = client.request(route.method.clone(), service.url(route.path));
+        let (status, _, body) = send(route.path, request).await;
+        assert_eq!(status, 200, "{} {}: {body}", route.method, route.path);
+    }
+
+    let protected: Vec<_> = ROUTES
+        .iter()
+        .filter(|r| r.access != Access::Public)
+        .collect();
+    assert!(protected.len() >= 3, "{protected:?}");
+    // A body the route would take, so that only the credentials are wrong.
+    let body_for = |access: Access| match access {
+        Access::Pulp2Basic => pulp2_notice("repo.sync.start", json!({"repo_id": "pulp-f17"})),
+        _ => json!({"repo_id": "pulp-f17"}),
+    };
+    for route in &protected {
+        let what = format!("{} {}", route.method, route.path);
+        let url = service.url(&concrete(route.path));
+        assert!(
+            !url.contains('{'),
+            "{what}: fill its parameter in concrete()"
+        );
+        let (_, wrong) = credentials(route.access);
+        let others = protected
+            .iter()
+            .filter(|r| r.access != route.access)
+            .map(|r| credentials(r.access).0);
+        let attempts: Vec<Option<&str>> = [None, Some(wrong)]
+            .into_iter()
+            .chain(others.map(Some))
+            .collect();
+        for authorization in attempts {
+            let mut request = client
+                .request(route.method.clone(), &url)
+                .json(&body_for(route.access));
+            if let Some(value) = authorization {
+                request = request.header("Authorization", value);
+            }
+            let (status, headers, answer) = send(&what, request).await;
+            assert_eq!(status, 401, "{what} with {authorization:?}: {answer}");
+            assert!(
+                error_of(&answer).contains("bearer token")
+                    || error_of(&answer).contains("basic auth")
+                    || error_of(&answer).contains("user or password"),
+                "{what}: {answer}"
+            );
+            let challenge = headers
+                .get("www-authenticate")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_else(|| panic!("{what}: 401 without WWW-Authenticate"));
+            match route.access {
+                Access::Bearer => assert_eq!(challenge, "Bearer", "{what}"),
+                Access::Pulp2Basic => assert!(challenge.starts_with("Basic "), "{what}"),
+                Access::Public => unreachable!(),
+            }
+        }
+    }
+    assert_eq!(stored(&bus).await.len(), 0, "no 401 stores anything");
+
+    // With the right credentials each one gets past the layer.
+    for route in &protected {
+        let what = format!("{} {}", route.method, route.path);
+        let request = client
+            .request(route.method.clone(), service.url(&concrete(route.path)))
+            .header("Authorization", credentials(route.access).0)
+            .json(&body_for(route.access));
+        let (status, _, answer) = send(&what, request).await;
+        assert!((200..300).contains(&status), "{what}: {status} {answer}");
+    }
     service.stop().await;
 }
 
@@ -487,6 +608,10 @@ async fn nats_down_gives_503_naming_the_deadline_and_readyz_follows() {
         .to_owned();
     assert_eq!(get(&client, &service.url("/healthz")).await.0, 200);
     assert_eq!(get(&client, &service.url("/readyz")).await.0, 503);
+    // The history cannot be read either: 503, not 400.
+    let (status, error) = get(&client, &service.url("/v1/events")).await;
+    assert_eq!(status, 503, "{error}");
+    error_of(&error);
 
     within(30, "restart nats-server", nats.restart())
         .await
@@ -538,12 +663,14 @@ async fn nats_down_gives_503_naming_the_deadline_and_readyz_follows() {
 // 5. POST /v1/pulp2
 // ---------------------------------------------------------------------------
 
+const PULP_TASK_ID: &str = "7744e2df-39b9-46f0-bb10-feffa2f7014b";
+
 fn pulp2_notice(event_type: &str, payload: Value) -> Value {
     json!({
         "event_type": event_type,
         "payload": payload,
         "call_report": {
-            "task_id": "7744e2df-39b9-46f0-bb10-feffa2f7014b",
+            "task_id": PULP_TASK_ID,
             "state": "finished",
             "spawned_tasks": [],
             "result": null
@@ -566,10 +693,20 @@ async fn pulp2_notifier_bodies_become_typed_events() {
     ];
     let mut acks = Vec::new();
     for (pulp_type, event_type) in cases {
-        let payload = schema::examples(event_type)[0].clone();
+        let payload = event_type.examples()[0].clone();
         let (status, ack) =
             post_json(&client, &url, &pulp2_notice(pulp_type, payload.clone())).await;
-        assert_eq!(status, 202, "{pulp_type}: {ack}");
+        assert_eq!(
+            status, 200,
+            "{pulp_type}: Pulp 2 logs anything but 200: {ack}"
+        );
+        let keys: Vec<&str> = ack
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, ["event_id", "subject", "stream", "seq"], "{ack}");
         acks.push((event_type, payload, ack));
     }
     let messages = stored(&bus).await;
@@ -581,11 +718,39 @@ async fn pulp2_notifier_bodies_become_typed_events() {
             ack["event_id"].as_str()
         );
         assert_eq!(message.sequence, ack["seq"].as_u64().unwrap());
+        assert_eq!(
+            header(&message.headers, "ce-pulptaskid"),
+            PULP_TASK_ID,
+            "call_report.task_id is the pulptaskid extension"
+        );
         let body: Value = serde_json::from_slice(&message.payload).unwrap();
         assert_eq!(&body, payload, "the payload is stored, not the notice");
         let event = Event::decode(event_type.as_str(), &message.payload).unwrap();
         assert_eq!(event.event_type(), *event_type);
     }
+
+    // Pulp 2.8.0's double encoding, with an Idempotency-Key: stored once.
+    let notice = pulp2_notice("repo.sync.start", json!({"repo_id": "pulp-f18"}));
+    let twice = serde_json::to_string(&notice.to_string()).unwrap();
+    let mut answers = Vec::new();
+    for _ in 0..2 {
+        let request = client
+            .post(&url)
+            .header("Idempotency-Key", "pulp2-retry-1")
+            .header("content-type", "application/json")
+            .body(twice.clone());
+        let (status, _, ack) = send("POST", request).await;
+        assert_eq!(status, 200, "{ack}");
+        assert_eq!(ack["event_id"], "pulp2-retry-1");
+        answers.push(ack);
+    }
+    assert!(answers[0].get("duplicate").is_none(), "{}", answers[0]);
+    assert_eq!(answers[1]["duplicate"], true, "{}", answers[1]);
+    assert_eq!(answers[0]["seq"], answers[1]["seq"]);
+    let messages = stored(&bus).await;
+    assert_eq!(messages.len(), 5);
+    assert_eq!(header(&messages[4].headers, "ce-id"), "pulp2-retry-1");
+    assert_eq!(header(&messages[4].headers, "ce-subject"), "pulp-f18");
 
     // Unknown event type, missing payload, invalid payload, malformed JSON.
     let (status, error) = post_json(
@@ -621,13 +786,13 @@ async fn pulp2_notifier_bodies_become_typed_events() {
     assert_eq!(status, 400, "{error}");
     let message = error_of(&error);
     assert!(
-        message.starts_with("$.payload") && message.contains("$.result"),
+        message.starts_with("repo-sync-finished: ") && message.contains("$.payload.result"),
         "{message}"
     );
     let (status, error) = post_raw(&client, &url, "{not json").await;
     assert_eq!(status, 400, "{error}");
     assert!(error_of(&error).contains("malformed JSON"), "{error}");
-    assert_eq!(stored(&bus).await.len(), 4, "errors store nothing");
+    assert_eq!(stored(&bus).await.len(), 5, "errors store nothing");
     service.stop().await;
 }
 
@@ -650,7 +815,7 @@ async fn pulp2_basic_auth_is_required_when_configured() {
         (None, 401),
         (Some(("pulp", "wrong")), 401),
         (Some(("other", "n0tifier")), 401),
-        (Some(("pulp", "n0tifier")), 202),
+        (Some(("pulp", "n0tifier")), 200),
     ];
     for (credentials, want) in attempts {
         let mut request = client.post(&url).json(&notice);
@@ -661,7 +826,11 @@ async fn pulp2_basic_auth_is_required_when_configured() {
         assert_eq!(status, want, "{credentials:?}: {body}");
         if want == 401 {
             error_of(&body);
-            assert!(headers.get("www-authenticate").is_some());
+            let challenge = headers.get("www-authenticate").map(|v| v.to_str().unwrap());
+            assert!(
+                challenge.is_some_and(|c| c.starts_with("Basic ")),
+                "{challenge:?}"
+            );
         }
     }
     // A bearer token is not basic auth.
@@ -732,11 +901,11 @@ async fn history_search_over_http() {
         ("repo-sync-started", json!({"repo_id": "repo-a"})),
         (
             "build-chroot-ended",
-            schema::examples(EventType::BuildChrootEnded)[0].clone(),
+            EventType::BuildChrootEnded.examples()[0].clone(),
         ),
         (
             "repo-publish-finished",
-            schema::examples(EventType::RepoPublishFinished)[0].clone(),
+            EventType::RepoPublishFinished.examples()[0].clone(),
         ),
     ];
     for (topic, body) in &bodies {
@@ -751,7 +920,7 @@ async fn history_search_over_http() {
     let all = search(&client, &service, &[]).await;
     assert_eq!(all.len(), 6);
     for event in &all {
-        for key in ["type", "status", "summary", "subject", "id", "time"] {
+        for key in ["type", "status", "summary", "subject", "event_id", "time"] {
             assert!(event.get(key).is_some(), "{key} missing in {event}");
         }
     }
@@ -929,7 +1098,7 @@ async fn graceful_shutdown_finishes_posts_in_flight() {
         let result = within(40, "in-flight POST", task).await.unwrap();
         let (status, body) = result.expect("an in-flight POST got no answer");
         assert_eq!(status, 202, "in-flight POSTs are finished: {body}");
-        accepted.push(body["id"].as_str().unwrap().to_owned());
+        accepted.push(body["event_id"].as_str().unwrap().to_owned());
     }
     within(30, "serve returns", &mut service.task)
         .await
@@ -981,7 +1150,7 @@ async fn shutdown_during_a_burst_loses_no_accepted_event() {
     for task in tasks {
         if let Some((status, _, body)) = within(30, "POST", task).await.unwrap() {
             assert_eq!(status, 202, "{body}");
-            accepted.push(body["id"].as_str().unwrap().to_owned());
+            accepted.push(body["event_id"].as_str().unwrap().to_owned());
         }
     }
     let stored_ids = ce_ids(&stored(&bus).await);
