@@ -238,10 +238,11 @@ fn strip_utc_designator(s: &str) -> Result<&str, String> {
             return Ok(clock);
         }
     }
-    if s.len() > 6 && (s[s.len() - 6..].starts_with(['+', '-'])) {
+    // `get`, not indexing: the last six bytes may start inside a character.
+    let offset = s.get(s.len().saturating_sub(6)..).unwrap_or_default();
+    if s.len() > 6 && offset.starts_with(['+', '-']) {
         return Err(format!(
-            "offset {:?} is not UTC; write times in UTC with a trailing Z",
-            &s[s.len() - 6..]
+            "offset {offset:?} is not UTC; write times in UTC with a trailing Z"
         ));
     }
     Err("the time must end in Z (UTC)".to_owned())

@@ -1,0 +1,35 @@
+//! Inputs the fuzz targets (`fuzz/fuzz_targets/`, run by `scripts/fuzz.sh`)
+//! found to panic repobus or break one of its round trips, minimized, each
+//! fed through the same public API as the target that found it. One test per
+//! finding; the comment names the target and what went wrong.
+
+use repobus::criteria::Filter;
+use repobus::iso8601::Schedule;
+use repobus::time::parse_datetime;
+use repobus::Timestamp;
+use serde_json::json;
+
+/// Targets `iso8601` and `criteria_filter`: a time part longer than six
+/// bytes whose last six bytes begin inside a character (here U+0325 or
+/// U+018F) panicked while looking for a UTC offset (a string sliced off a
+/// character boundary), in `parse_datetime` and so everywhere a date-time is
+/// read: schedules, event bodies, filters and their comparisons.
+#[test]
+fn datetime_cut_inside_a_character_before_the_offset_is_an_error() {
+    for input in ["2012-07-06T\u{325}/PT1H", "2027-11-21T23\u{18f}59:Z("] {
+        let err = parse_datetime(input).unwrap_err();
+        assert!(
+            err.to_string().contains("must end in Z"),
+            "{input:?}: {err}"
+        );
+        assert!(Timestamp::parse(input).is_err(), "{input:?}");
+    }
+    assert!("2012-07-06T\u{325}/PT1H".parse::<Schedule>().is_err());
+    // A filter operand that is no date-time compares as text.
+    let filter: Filter = r#"{"t":"2027-11-21T23Ə59:Z("}"#.parse().unwrap();
+    let event = json!({"t": "2027-11-21T23Ə59:Z("});
+    assert!(filter.matches(event.as_object().unwrap()));
+    // A real non-UTC offset is still named.
+    let err = parse_datetime("2012-07-06T15:49:11+02:00").unwrap_err();
+    assert!(err.to_string().contains("\"+02:00\" is not UTC"), "{err}");
+}
