@@ -60,7 +60,7 @@ pub(crate) fn percent_encode(raw: &str, keep: impl Fn(u8) -> bool) -> String {
 
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
-/// Reverses [`escape_token`].
+/// Reverses [`escape_token`], accepting only the spelling it writes.
 pub fn unescape_token(token: &str) -> Result<String, SubjectError> {
     if token == "%" {
         return Ok(String::new());
@@ -79,7 +79,13 @@ pub fn unescape_token(token: &str) -> Result<String, SubjectError> {
             {
                 return Err(bad());
             }
-            out.push(u8::from_str_radix(hex, 16).map_err(|_| bad())?);
+            let byte = u8::from_str_radix(hex, 16).map_err(|_| bad())?;
+            // `escape_token` writes these bytes as they are: `%41` for `A`
+            // would be a second subject for the same ID.
+            if byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'@' | b'-') {
+                return Err(bad());
+            }
+            out.push(byte);
             i += 3;
         } else if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'@' | b'-') {
             out.push(b);

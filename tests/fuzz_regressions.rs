@@ -5,6 +5,7 @@
 
 use repobus::criteria::Filter;
 use repobus::iso8601::Schedule;
+use repobus::subject::{unescape_token, SubjectError, Subjects};
 use repobus::time::parse_datetime;
 use repobus::Timestamp;
 use serde_json::json;
@@ -32,4 +33,33 @@ fn datetime_cut_inside_a_character_before_the_offset_is_an_error() {
     // A real non-UTC offset is still named.
     let err = parse_datetime("2012-07-06T15:49:11+02:00").unwrap_err();
     assert!(err.to_string().contains("\"+02:00\" is not UTC"), "{err}");
+}
+
+/// Target `subject`: `%4E` (an escaped `N`) was accepted, so
+/// `repobus.repo.sync.started.a%4E` parsed to repository `aN`, whose subject
+/// is `repobus.repo.sync.started.aN`: two subjects for one event, and a
+/// subscription to the repository's subject misses the message. Only the
+/// spelling `escape_token` writes is accepted now, as lower-case hex already
+/// was refused.
+#[test]
+fn escaped_byte_that_needs_no_escape_is_a_bad_token() {
+    let subjects = Subjects::default();
+    assert!(matches!(
+        subjects.parse("repobus.repo.sync.started.a%4E"),
+        Err(SubjectError::BadToken(token)) if token == "a%4E"
+    ));
+    for token in ["%41", "%5F", "%40", "%2D", "%30"] {
+        assert!(unescape_token(token).is_err(), "{token}");
+    }
+    // What escape_token writes still reads back.
+    assert_eq!(
+        subjects
+            .parse("repobus.repo.sync.started.a%2EN")
+            .unwrap()
+            .ids,
+        repobus::subject::SubjectIds::Repo {
+            repo_id: "a.N".into()
+        }
+    );
+    assert_eq!(unescape_token("%25%C3%A9").unwrap(), "%\u{e9}");
 }
