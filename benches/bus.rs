@@ -68,7 +68,8 @@ fn rate(n: usize, elapsed: Duration) -> f64 {
 
 /// The same bodies for both paths: Pulp's sync result with varying repos.
 fn events(n: usize) -> BenchResult<Vec<Event>> {
-    let example = repobus::schema::examples(EventType::RepoSyncFinished)
+    let example = repobus::EventType::RepoSyncFinished
+        .examples()
         .into_iter()
         .next()
         .ok_or("no example")?;
@@ -101,13 +102,13 @@ async fn main() -> BenchResult<()> {
     let server = support::server(args.nats_url.as_deref()).await?;
     let url = server.url.clone();
     let mut config = support::config(&url, "bench");
-    let tag = config.prefix.clone();
-    config.max_in_flight = args.window.max(1) * 2;
+    let tag = config.subject_prefix().to_owned();
+    config = config.max_in_flight(args.window.max(1) * 2);
     let bus = Bus::connect(config.clone()).await?;
     let publisher = bus.publisher();
     let client = bus.client().clone();
     let js = bus.jetstream().clone();
-    let stream_name = config.stream.clone();
+    let stream_name = config.stream_name().to_owned();
 
     let events = Arc::new(events(n)?);
     let raw: Arc<Vec<(String, Bytes)>> = Arc::new(
@@ -123,8 +124,7 @@ async fn main() -> BenchResult<()> {
     );
 
     // Core publish, on subjects no stream captures.
-    let mut core_config = config.clone();
-    core_config.prefix = format!("{tag}core");
+    let core_config = config.clone().prefix(format!("{tag}core"));
     let core_bus = Bus::connect_core(core_config).await?;
     let core_publisher = core_bus.publisher();
     let core_raw: Arc<Vec<(String, Bytes)>> = Arc::new(
@@ -138,7 +138,7 @@ async fn main() -> BenchResult<()> {
             .map(|_| {
                 events
                     .iter()
-                    .map(|e| Ok(Envelope::new(e, &config.source, None)?.to_headers()))
+                    .map(|e| Ok(Envelope::new(e, config.event_source(), None)?.to_headers()))
                     .collect()
             })
             .collect()
@@ -377,7 +377,10 @@ async fn main() -> BenchResult<()> {
     let (p50, p99) = (pct(0.50), pct(0.99));
 
     // Clean up what this run created on a shared server.
-    for name in [config.stream.clone(), config.dead_letter_stream.clone()] {
+    for name in [
+        config.stream_name().to_owned(),
+        config.dead_letter_stream_name(),
+    ] {
         let _ = js.delete_stream(&name).await;
     }
     publisher.close().await;

@@ -106,12 +106,12 @@ async fn main() -> BenchResult<()> {
     let args = Args::parse();
     let server = support::server(args.nats_url.as_deref()).await?;
     let mut config = support::config(&server.url, "searchbench");
-    config.max_in_flight = 1024;
+    config = config.max_in_flight(1024);
     let bus = Bus::connect(config.clone()).await?;
     let publisher = bus.publisher();
 
-    let sync = repobus::schema::examples(EventType::RepoSyncFinished).remove(0);
-    let publish = repobus::schema::examples(EventType::RepoPublishFinished).remove(0);
+    let sync = repobus::EventType::RepoSyncFinished.examples().remove(0);
+    let publish = repobus::EventType::RepoPublishFinished.examples().remove(0);
     let start = Instant::now();
     let mut stored = 0usize;
     let mut cutoff = None;
@@ -190,7 +190,10 @@ async fn main() -> BenchResult<()> {
         summary.insert((*name).to_owned(), rates.into());
     }
     summary.insert("events".into(), stored.into());
-    for name in [config.stream.clone(), config.dead_letter_stream.clone()] {
+    for name in [
+        config.stream_name().to_owned(),
+        config.dead_letter_stream_name(),
+    ] {
         let _ = bus.jetstream().delete_stream(&name).await;
     }
     publisher.close().await;

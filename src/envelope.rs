@@ -135,8 +135,8 @@ impl Envelope {
             source: source.to_owned(),
             event_type: event.event_type(),
             time: Utc::now(),
-            subject: ce_subject(event),
-            dataschema: schema::schema_id(event.event_type()).to_owned(),
+            subject: event.ce_subject(),
+            dataschema: schema::schema_id(event.event_type()),
             pulp_task_id: None,
         })
     }
@@ -223,19 +223,9 @@ impl Envelope {
             event_type,
             time,
             subject: get(&CE_SUBJECT).unwrap_or_default(),
-            dataschema: get(&CE_DATASCHEMA)
-                .unwrap_or_else(|| schema::schema_id(event_type).to_owned()),
+            dataschema: get(&CE_DATASCHEMA).unwrap_or_else(|| schema::schema_id(event_type)),
             pulp_task_id: get(&CE_PULPTASKID),
         })
-    }
-}
-
-/// `ce-subject` of an event: the repository ID, or the Copr build ID.
-pub fn ce_subject(event: &Event) -> String {
-    match (event.repo_id(), event.build_chroot()) {
-        (Some(repo_id), _) => repo_id.to_string(),
-        (None, Some(build)) => build.build.to_string(),
-        (None, None) => String::new(),
     }
 }
 

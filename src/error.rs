@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::events::EventType;
+use crate::event_type::EventType;
 
 /// One broken rule: where in the body (a JSON path such as `$.started`) and
 /// what is wrong there.

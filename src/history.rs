@@ -1,8 +1,9 @@
 //! Questions of the past: search the stored events with Pulp's criteria.
 //!
 //! [`search`] reads the event stream through a temporary consumer and
-//! returns the matching events as `tail` objects (accessors plus `subject`,
-//! `id` and `time`), sorted, skipped, limited and projected. It pushes what
+//! returns the matching events as records (every accessor plus the
+//! envelope's `event_id`, `time`, `source`, `subject` and `seq`: see
+//! [`crate::record`]), sorted, skipped, limited and projected. It pushes what
 //! it can down to the server so that a narrow question does not read the
 //! whole stream: a filter that pins `type`, `repo_id`, `project_owner`,
 //! `project_name` or `chroot` to one value becomes a subject filter, and
@@ -18,6 +19,7 @@ use crate::bus::{Bus, ConsumerOptions, Deliver, SubscribeError};
 use crate::criteria::{Criteria, CriteriaError, Filter, SortKey};
 use crate::events::EventType;
 use crate::iso8601::{Duration as IsoDuration, Iso8601Error};
+use crate::record::field;
 use crate::subject::{Phase, RepoOperation, SubjectFilter, Subjects};
 use crate::time::{parse_datetime, TimestampError};
 
@@ -174,15 +176,15 @@ fn pinned_str<'a>(filter: Option<&'a Filter>, field: &str) -> Option<&'a str> {
 /// `chroot`).
 pub fn pushed_down_subject(subjects: &Subjects, criteria: &Criteria) -> Option<String> {
     let filter = criteria.filter.as_ref();
-    let event_type = pinned_str(filter, "type").and_then(|t| t.parse::<EventType>().ok());
-    if pinned_str(filter, "type").is_some() && event_type.is_none() {
+    let event_type = pinned_str(filter, field::TYPE).and_then(|t| t.parse::<EventType>().ok());
+    if pinned_str(filter, field::TYPE).is_some() && event_type.is_none() {
         // A type no event has: nothing can match; any narrow subject works.
         return Some(format!("{}.none", subjects.prefix()));
     }
-    let repo_id = pinned_str(filter, "repo_id").map(str::to_owned);
-    let owner = pinned_str(filter, "project_owner").map(str::to_owned);
-    let project = pinned_str(filter, "project_name").map(str::to_owned);
-    let chroot = pinned_str(filter, "chroot").map(str::to_owned);
+    let repo_id = pinned_str(filter, field::REPO_ID).map(str::to_owned);
+    let owner = pinned_str(filter, field::PROJECT_OWNER).map(str::to_owned);
+    let project = pinned_str(filter, field::PROJECT_NAME).map(str::to_owned);
+    let chroot = pinned_str(filter, field::CHROOT).map(str::to_owned);
     let copr_ids = owner.is_some() || project.is_some() || chroot.is_some();
     let phase_of = |t: EventType| match t {
         EventType::RepoSyncStarted
@@ -226,6 +228,23 @@ pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
 
 /// Answers a history question. `progress`, if given, is called as events
 /// are read with (read, total).
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo(bus: repobus::bus::Bus) -> Result<(), Box<dyn std::error::Error>> {
+/// use repobus::criteria::Criteria;
+/// use repobus::history::{self, Search};
+///
+/// let criteria = Criteria::new()
+///     .with_filter(r#"{"result": "failed"}"#.parse()?)
+///     .with_sort("time,descending".parse()?)
+///     .with_limit(10);
+/// for record in history::search(&bus, &Search::new(criteria), None).await? {
+///     println!("{} {}", record["time"], record["summary"]);
+/// }
+/// # Ok(()) }
+/// ```
 pub async fn search(
     bus: &Bus,
     search: &Search,
@@ -260,30 +279,17 @@ pub async fn search(
         .flatten();
     let mut matched = Vec::new();
     let mut read = 0u64;
-    let mut remaining = total;
-    while remaining > 0 {
-        let next = tokio::time::timeout(Duration::from_secs(2), subscription.next()).await;
-        let delivery = match next {
-            Ok(Some(Ok(delivery))) => delivery,
-            Ok(Some(Err(e))) => return Err(e.into()),
-            Ok(None) => break,
-            // Only poison messages (dead-lettered) or an emptied stream can
-            // leave us waiting; ask the server what is left.
-            Err(_) => {
-                remaining = subscription.pending().await?;
-                continue;
-            }
-        };
+    while let Some(delivery) = subscription.next_until_caught_up().await {
+        let delivery = delivery?;
         read += 1;
-        remaining = delivery.pending;
         if let Some(report) = progress {
-            if read % 1024 == 0 || remaining == 0 {
-                report(read, total);
+            if read % 1024 == 0 || delivery.pending == 0 {
+                report(read, total.max(read));
             }
         }
-        let object = delivery.describe();
-        if criteria.matches(&object, "time") {
-            matched.push(object);
+        let record = delivery.record().to_map();
+        if criteria.matches(&record, field::TIME) {
+            matched.push(record);
             if early_stop.is_some_and(|n| matched.len() >= n) {
                 break;
             }

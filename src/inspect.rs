@@ -6,13 +6,14 @@
 //! use repobus::inspect::inspect_line;
 //!
 //! let described = inspect_line(br#"{"topic": "repo.sync.start", "body": {"repo_id": "pulp-f17"}}"#).unwrap();
-//! assert_eq!(described["type"], "repo-sync-started");
-//! assert_eq!(described["status"], "running");
+//! assert_eq!(described.event_type.as_str(), "repo-sync-started");
+//! assert_eq!(described.status, "running");
 //! assert!(inspect_line(b"{\"topic\": \"repo.sync.start\"}").unwrap_err().to_string().contains("\"body\""));
 //! ```
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use crate::events::Description;
 use crate::{DecodeError, Event};
 
 /// What is wrong with one line of captured messages.
@@ -71,6 +72,6 @@ pub fn parse_line(line: &[u8]) -> Result<Captured, LineError> {
 
 /// Parses and decodes one line and describes the event: what `repobus
 /// inspect` prints for it.
-pub fn inspect_line(line: &[u8]) -> Result<Map<String, Value>, LineError> {
+pub fn inspect_line(line: &[u8]) -> Result<Description, LineError> {
     Ok(parse_line(line)?.decode()?.describe())
 }

@@ -38,12 +38,17 @@ pub mod bus;
 pub mod criteria;
 pub mod envelope;
 pub mod error;
+pub mod event_type;
 pub mod events;
 pub mod history;
 pub mod id;
 pub mod inspect;
 pub mod iso8601;
+mod json_path;
+mod percent;
+pub mod record;
 pub mod schema;
+pub mod schema_files;
 pub mod subject;
 pub mod time;
 

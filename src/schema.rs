@@ -1,6 +1,7 @@
-//! JSON Schemas of the six event types: generated from the Rust types,
-//! written to `schemas/<type>.schema.json`, and compiled once to validate
-//! untrusted bodies.
+//! JSON Schemas of the event types: generated from the Rust types (see
+//! [`crate::events::EventKind`]) and compiled once to validate untrusted
+//! bodies. The committed files under `schemas/` are written and checked by
+//! [`crate::schema_files`].
 //!
 //! The rules live in the schema itself as `pattern`, `minimum`, `minLength`
 //! and `enum` (never `format`), so any language's validator accepts what
@@ -11,46 +12,32 @@
 //! ```
 //! use repobus::{schema, EventType};
 //!
-//! let s = schema::generate(EventType::RepoSyncStarted);
+//! let s = EventType::RepoSyncStarted.schema();
 //! assert_eq!(s["$id"], schema::schema_id(EventType::RepoSyncStarted));
 //! assert_eq!(s["properties"]["repo_id"]["pattern"], repobus::id::RESOURCE_ID_PATTERN);
 //! ```
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
-
 use jsonschema::error::ValidationErrorKind;
 use jsonschema::Validator;
 use schemars::generate::SchemaSettings;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::error::{DecodeError, Violation};
-use crate::events::{self, push_key, EventType};
+use crate::event_type::EventType;
 use crate::id::{ResourceId, RESOURCE_ID_PATTERN};
+use crate::json_path;
 use crate::time::{Timestamp, TIMESTAMP_PATTERN};
 
 /// The stable `$id` of a type's schema (also the CloudEvents `dataschema`).
-pub fn schema_id(event_type: EventType) -> &'static str {
-    match event_type {
-        EventType::RepoSyncStarted => {
-            "https://repobus.dev/schemas/v1/repo-sync-started.schema.json"
-        }
-        EventType::RepoSyncFinished => {
-            "https://repobus.dev/schemas/v1/repo-sync-finished.schema.json"
-        }
-        EventType::RepoPublishStarted => {
-            "https://repobus.dev/schemas/v1/repo-publish-started.schema.json"
-        }
-        EventType::RepoPublishFinished => {
-            "https://repobus.dev/schemas/v1/repo-publish-finished.schema.json"
-        }
-        EventType::BuildChrootStarted => {
-            "https://repobus.dev/schemas/v1/build-chroot-started.schema.json"
-        }
-        EventType::BuildChrootEnded => {
-            "https://repobus.dev/schemas/v1/build-chroot-ended.schema.json"
-        }
-    }
+///
+/// ```
+/// use repobus::{schema, EventType};
+///
+/// assert_eq!(schema::schema_id(EventType::RepoSyncStarted),
+///            "https://repobus.dev/schemas/v1/repo-sync-started.schema.json");
+/// ```
+pub fn schema_id(event_type: EventType) -> String {
+    format!("https://repobus.dev/schemas/v1/{event_type}.schema.json")
 }
 
 /// The schema's file name: `<type>.schema.json`.
@@ -58,108 +45,21 @@ pub fn file_name(event_type: EventType) -> String {
     format!("{event_type}.schema.json")
 }
 
-fn title_and_description(event_type: EventType) -> (&'static str, &'static str) {
-    match event_type {
-        EventType::RepoSyncStarted => (
-            "Repository Sync Started",
-            "Fired when a repository sync begins (Pulp 2 event type repo-sync-started). Contains the ID of the repository being synchronized.",
-        ),
-        EventType::RepoSyncFinished => (
-            "Repository Sync Finished",
-            "Fired when a repository sync completes, successfully or not (Pulp 2 event type repo-sync-finished). The body is Pulp 2's sync result document: every field is present, exception, traceback, error_message, summary and details may be null.",
-        ),
-        EventType::RepoPublishStarted => (
-            "Repository Publish Started",
-            "Fired when a repository publish begins, including an automatic publish after a sync (Pulp 2 event type repo-publish-started). Contains the IDs of the repository and of the distributor performing the publish.",
-        ),
-        EventType::RepoPublishFinished => (
-            "Repository Publish Finished",
-            "Fired when a repository publish completes, successfully or not (Pulp 2 event type repo-publish-finished). The body is Pulp 2's publish result document: every field is present, exception, traceback, error_message, summary and details may be null.",
-        ),
-        EventType::BuildChrootStarted => (
-            "Build Chroot Started",
-            "Sent by the Copr build system right before a worker starts a build in one mock chroot. Copr's fedmsg-era body of topic copr.build.start; every field is present, ip, user, pkg and version may be null.",
-        ),
-        EventType::BuildChrootEnded => (
-            "Build Chroot Ended",
-            "Sent by the Copr build system right after a worker finished a build in one mock chroot. Copr's fedmsg-era body of topic copr.build.end; every field is present, ip, user, pkg and version may be null.",
-        ),
-    }
-}
-
-/// The example bodies of a type: Pulp's documented examples and real Copr
-/// messages.
-pub fn examples(event_type: EventType) -> Vec<Value> {
-    match event_type {
-        EventType::RepoSyncStarted => vec![json!({"repo_id": "pulp-f17"})],
-        EventType::RepoSyncFinished => vec![
-            json!({
-                "importer_type_id": "yum_importer", "importer_id": "yum_importer",
-                "exception": null, "repo_id": "pulp-f16", "removed_count": 0,
-                "started": "2012-07-06T15:49:11Z", "_ns": "repo_sync_results",
-                "completed": "2012-07-06T15:49:14Z", "traceback": null, "summary": {},
-                "added_count": 0, "error_message": null, "updated_count": 0, "details": {},
-                "id": "4ff7413a8a905b777d000072", "result": "success"
-            }),
-            json!({
-                "importer_type_id": "yum_importer", "importer_id": "yum_importer",
-                "exception": null, "repo_id": "pulp-f17", "removed_count": 0,
-                "started": "2012-07-06T12:06:02Z", "_ns": "repo_sync_results",
-                "completed": "2012-07-06T12:06:02Z", "traceback": null, "summary": {},
-                "added_count": 0, "error_message": null, "updated_count": 0, "details": null,
-                "id": "4ff70cea8a905b777d00000c", "result": "failed"
-            }),
-        ],
-        EventType::RepoPublishStarted => {
-            vec![json!({"repo_id": "pulp-f16", "distributor_id": "yum_distributor"})]
-        }
-        EventType::RepoPublishFinished => vec![json!({
-            "exception": null, "repo_id": "pulp-f16", "started": "2012-07-06T15:53:41Z",
-            "_ns": "repo_publish_results", "completed": "2012-07-06T15:53:43Z",
-            "traceback": null, "distributor_type_id": "yum_distributor", "summary": {},
-            "error_message": null, "details": {}, "distributor_id": "yum_distributor",
-            "id": "4ff742478a905b777d00008b", "result": "success"
-        })],
-        EventType::BuildChrootStarted => vec![json!({
-            "status": 3,
-            "what": "build start: user:churchyard copr:python3.8 pkg:python-hypothesis build:945012 ip:172.25.93.20 pid:3762",
-            "chroot": "fedora-rawhide-x86_64", "ip": "172.25.93.20", "user": "churchyard",
-            "who": "backend.worker-23551-PC", "pid": 3762, "copr": "python3.8",
-            "version": "4.23.8-1.fc31", "build": 945012, "owner": "@python",
-            "pkg": "python-hypothesis"
-        })],
-        EventType::BuildChrootEnded => vec![json!({
-            "status": 0,
-            "what": "build end: user:kbaig copr:test build:942697 pkg:tkn version:0.1.2-1.fc30 ip:172.25.91.143 pid:26197 status:0",
-            "chroot": "fedora-29-x86_64", "ip": "172.25.91.143", "user": "kbaig",
-            "who": "backend.worker-14783-PC", "pid": 26197, "copr": "test",
-            "version": "0.1.2-1.fc30", "build": 942697, "owner": "kbaig", "pkg": "tkn"
-        })],
-    }
-}
-
-/// Generates the JSON Schema (2020-12) of a type from its Rust definition.
-pub fn generate(event_type: EventType) -> Value {
+/// Generates the JSON Schema (2020-12) of a type from its Rust definition
+/// `T`, with the type's `$id`, title, description and examples. Use
+/// [`EventType::schema`], which calls this with the type's own metadata.
+pub fn generate<T: schemars::JsonSchema>(
+    event_type: EventType,
+    title: &str,
+    description: &str,
+    examples: Vec<Value>,
+) -> Value {
     let generator = SchemaSettings::draft2020_12()
         .with(|s| s.inline_subschemas = true)
         .into_generator();
-    let schema = match event_type {
-        EventType::RepoSyncStarted => generator.into_root_schema_for::<events::RepoSyncStarted>(),
-        EventType::RepoSyncFinished => generator.into_root_schema_for::<events::RepoSyncFinished>(),
-        EventType::RepoPublishStarted => {
-            generator.into_root_schema_for::<events::RepoPublishStarted>()
-        }
-        EventType::RepoPublishFinished => {
-            generator.into_root_schema_for::<events::RepoPublishFinished>()
-        }
-        EventType::BuildChrootStarted => {
-            generator.into_root_schema_for::<events::BuildChrootStarted>()
-        }
-        EventType::BuildChrootEnded => generator.into_root_schema_for::<events::BuildChrootEnded>(),
-    };
+    let schema = generator.into_root_schema_for::<T>();
     let mut generated = schema.to_value();
     strip_format(&mut generated);
-    let (title, description) = title_and_description(event_type);
     let mut out = serde_json::Map::new();
     out.insert("$schema".into(), generated["$schema"].take());
     out.insert("$id".into(), schema_id(event_type).into());
@@ -172,7 +72,7 @@ pub fn generate(event_type: EventType) -> Value {
             }
         }
     }
-    out.insert("examples".into(), examples(event_type).into());
+    out.insert("examples".into(), examples.into());
     Value::Object(out)
 }
 
@@ -192,150 +92,84 @@ fn strip_format(schema: &mut Value) {
     }
 }
 
-/// The schema file's exact text (pretty JSON and a final newline).
-pub fn render(event_type: EventType) -> String {
-    let mut text = serde_json::to_string_pretty(&generate(event_type)).unwrap_or_default();
-    text.push('\n');
-    text
-}
-
-/// Errors writing or checking schema files.
-#[derive(Debug, thiserror::Error)]
-pub enum SchemaFileError {
-    /// A file could not be read or written.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// Committed files differ from what the types generate.
-    #[error("schema files out of date (run `repobus schemas` to regenerate): {}", .0.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
-    Stale(Vec<PathBuf>),
-}
-
-/// Writes all six schema files into `dir` (created if missing) and returns
-/// their paths.
-pub fn write_all(dir: &Path) -> Result<Vec<PathBuf>, SchemaFileError> {
-    std::fs::create_dir_all(dir).map_err(|source| SchemaFileError::Io {
-        path: dir.to_owned(),
-        source,
-    })?;
-    EventType::ALL
-        .into_iter()
-        .map(|t| {
-            let path = dir.join(file_name(t));
-            std::fs::write(&path, render(t)).map_err(|source| SchemaFileError::Io {
-                path: path.clone(),
-                source,
-            })?;
-            Ok(path)
-        })
-        .collect()
-}
-
-/// Compares the files in `dir` with what the types generate; names every
-/// file that is missing or different.
-pub fn check(dir: &Path) -> Result<(), SchemaFileError> {
-    let stale: Vec<PathBuf> = EventType::ALL
-        .into_iter()
-        .map(|t| dir.join(file_name(t)))
-        .zip(EventType::ALL)
-        .filter(|(path, t)| std::fs::read_to_string(path).ok().as_deref() != Some(&render(*t)))
-        .map(|(path, _)| path)
-        .collect();
-    if stale.is_empty() {
-        Ok(())
-    } else {
-        Err(SchemaFileError::Stale(stale))
-    }
-}
-
-struct Compiled {
+/// A type's schema, compiled once, with what [`Compiled::validate`] checks
+/// beyond it.
+pub(crate) struct Compiled {
+    event_type: EventType,
     validator: Validator,
     /// Top-level properties whose values are timestamps.
     timestamp_fields: Vec<String>,
 }
 
-fn compiled(event_type: EventType) -> &'static Compiled {
-    static COMPILED: OnceLock<Vec<Compiled>> = OnceLock::new();
-    let all = COMPILED.get_or_init(|| {
-        EventType::ALL
-            .into_iter()
-            .map(|t| {
-                let schema = generate(t);
-                let validator = jsonschema::draft202012::new(&schema).unwrap_or_else(|e| {
-                    panic!("the generated schema of {t} does not compile: {e}")
-                });
-                let timestamp_fields = schema["properties"]
-                    .as_object()
-                    .map(|props| {
-                        props
-                            .iter()
-                            .filter(|(_, s)| s["pattern"] == TIMESTAMP_PATTERN)
-                            .map(|(k, _)| k.clone())
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                Compiled {
-                    validator,
-                    timestamp_fields,
-                }
+impl Compiled {
+    /// Compiles the generated `schema` of `event_type`.
+    ///
+    /// # Panics
+    ///
+    /// If the schema does not compile: it is generated from repobus's own
+    /// types, so that is a bug in repobus, caught by every decode test.
+    pub(crate) fn new(event_type: EventType, schema: &Value) -> Self {
+        let validator = jsonschema::draft202012::new(schema).unwrap_or_else(|e| {
+            panic!("the generated schema of {event_type} does not compile: {e}")
+        });
+        let timestamp_fields = schema["properties"]
+            .as_object()
+            .map(|props| {
+                props
+                    .iter()
+                    .filter(|(_, s)| s["pattern"] == TIMESTAMP_PATTERN)
+                    .map(|(k, _)| k.clone())
+                    .collect()
             })
-            .collect()
-    });
-    &all[EventType::ALL
-        .iter()
-        .position(|t| *t == event_type)
-        .unwrap_or_default()]
-}
-
-/// True when `body` passes the compiled schema of `event_type` (the
-/// JSON Schema alone; [`validate`] also checks that days exist).
-pub fn is_valid(event_type: EventType, body: &Value) -> bool {
-    compiled(event_type).validator.is_valid(body)
-}
-
-/// Validates `body` against the compiled schema of `event_type`.
-///
-/// Every broken rule is reported with its JSON path.
-pub fn validate(event_type: EventType, body: &Value) -> Result<(), DecodeError> {
-    let compiled = compiled(event_type);
-    // The common case, a valid body, takes the cheap check; errors are
-    // collected (with paths and words) only for an invalid one.
-    let mut violations: Vec<Violation> = if compiled.validator.is_valid(body) {
-        Vec::new()
-    } else {
-        compiled
-            .validator
-            .iter_errors(body)
-            .map(|e| violation(body, &e))
-            .collect()
-    };
-    for field in &compiled.timestamp_fields {
-        if let Some(Err(e)) = body
-            .get(field)
-            .and_then(Value::as_str)
-            .map(Timestamp::parse)
-        {
-            let mut path = String::from("$");
-            push_key(&mut path, field);
-            if !violations.iter().any(|v| v.path == path) {
-                violations.push(Violation {
-                    path,
-                    rule: e.to_string(),
-                });
-            }
+            .unwrap_or_default();
+        Compiled {
+            event_type,
+            validator,
+            timestamp_fields,
         }
     }
-    if violations.is_empty() {
-        Ok(())
-    } else {
-        Err(DecodeError::Invalid {
-            event_type,
-            violations,
-        })
+
+    /// True when `body` passes the JSON Schema alone ([`Compiled::validate`]
+    /// also checks that days exist).
+    pub(crate) fn is_valid(&self, body: &Value) -> bool {
+        self.validator.is_valid(body)
+    }
+
+    /// Validates `body`; every broken rule is reported with its JSON path.
+    pub(crate) fn validate(&self, body: &Value) -> Result<(), DecodeError> {
+        // The common case, a valid body, takes the cheap check; errors are
+        // collected (with paths and words) only for an invalid one.
+        let mut violations: Vec<Violation> = if self.validator.is_valid(body) {
+            Vec::new()
+        } else {
+            self.validator
+                .iter_errors(body)
+                .map(|e| violation(body, &e))
+                .collect()
+        };
+        for field in &self.timestamp_fields {
+            if let Some(Err(e)) = body
+                .get(field)
+                .and_then(Value::as_str)
+                .map(Timestamp::parse)
+            {
+                let path = json_path::field(field);
+                if !violations.iter().any(|v| v.path == path) {
+                    violations.push(Violation {
+                        path,
+                        rule: e.to_string(),
+                    });
+                }
+            }
+        }
+        if violations.is_empty() {
+            Ok(())
+        } else {
+            Err(DecodeError::Invalid {
+                event_type: self.event_type,
+                violations,
+            })
+        }
     }
 }
 
@@ -346,7 +180,7 @@ fn violation(body: &Value, error: &jsonschema::ValidationError<'_>) -> Violation
         let key = segment.replace("~1", "/").replace("~0", "~");
         match node {
             Value::Array(items) => {
-                path.push_str(&format!("[{key}]"));
+                json_path::push_index(&mut path, key.parse().unwrap_or_default());
                 node = key
                     .parse::<usize>()
                     .ok()
@@ -354,7 +188,7 @@ fn violation(body: &Value, error: &jsonschema::ValidationError<'_>) -> Violation
                     .unwrap_or(&Value::Null);
             }
             _ => {
-                push_key(&mut path, &key);
+                json_path::push_key(&mut path, &key);
                 node = node.get(&key).unwrap_or(&Value::Null);
             }
         }
@@ -364,7 +198,7 @@ fn violation(body: &Value, error: &jsonschema::ValidationError<'_>) -> Violation
     let rule = match error.kind() {
         ValidationErrorKind::Required { property } => {
             if let Some(name) = property.as_str() {
-                push_key(&mut path, name);
+                json_path::push_key(&mut path, name);
             }
             "is required".to_owned()
         }

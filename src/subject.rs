@@ -38,27 +38,10 @@ pub fn escape_token(raw: &str) -> String {
     if raw.is_empty() {
         return "%".to_owned();
     }
-    percent_encode(raw, |b| {
+    crate::percent::encode(raw, |b| {
         b.is_ascii_alphanumeric() || matches!(b, b'_' | b'@' | b'-')
     })
 }
-
-/// Writes every byte for which `keep` is false as `%XX` (uppercase hex).
-pub(crate) fn percent_encode(raw: &str, keep: impl Fn(u8) -> bool) -> String {
-    let mut out = String::with_capacity(raw.len());
-    for b in raw.bytes() {
-        if keep(b) {
-            out.push(char::from(b));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0xF)]));
-        }
-    }
-    out
-}
-
-const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
 /// Reverses [`escape_token`], accepting only the spelling it writes.
 pub fn unescape_token(token: &str) -> Result<String, SubjectError> {
@@ -162,14 +145,7 @@ impl Default for Subjects {
 }
 
 fn type_tokens(t: EventType) -> &'static str {
-    match t {
-        EventType::RepoSyncStarted => "repo.sync.started",
-        EventType::RepoSyncFinished => "repo.sync.finished",
-        EventType::RepoPublishStarted => "repo.publish.started",
-        EventType::RepoPublishFinished => "repo.publish.finished",
-        EventType::BuildChrootStarted => "build.chroot.started",
-        EventType::BuildChrootEnded => "build.chroot.ended",
-    }
+    t.subject_tokens()
 }
 
 impl Subjects {
@@ -242,13 +218,23 @@ impl Subjects {
         )
     }
 
-    /// The subject an event is published on.
+    /// The subject an event is published on: the prefix, the type's tokens
+    /// and its escaped IDs.
+    ///
+    /// ```
+    /// use repobus::subject::Subjects;
+    /// use repobus::Event;
+    ///
+    /// let event = Event::decode("repo-sync-started", br#"{"repo_id": "epel.7"}"#).unwrap();
+    /// assert_eq!(Subjects::default().for_event(&event), "repobus.repo.sync.started.epel%2E7");
+    /// ```
     pub fn for_event(&self, event: &Event) -> String {
-        match (event.repo_id(), event.build_chroot()) {
-            (Some(repo_id), _) => self.repo(event.event_type(), repo_id.as_str()),
-            (None, Some(b)) => self.build_chroot(event.event_type(), &b.owner, &b.copr, &b.chroot),
-            (None, None) => format!("{}.{}", self.prefix, type_tokens(event.event_type())),
+        let mut subject = format!("{}.{}", self.prefix, type_tokens(event.event_type()));
+        for id in event.subject_ids() {
+            subject.push('.');
+            subject.push_str(&escape_token(id));
         }
+        subject
     }
 
     /// The wildcard subject for a filter.

@@ -668,8 +668,9 @@ async fn hostile_ids_stay_single_tokens_and_filter_exactly() {
 #[tokio::test(flavor = "multi_thread")]
 async fn unreachable_server_fails_naming_the_url() {
     let url = format!("nats://127.0.0.1:{}", closed_port());
+    // The test kit's configuration connects with a 2-second timeout.
     let config = config(url.clone());
-    let bound = config.connect_timeout + Duration::from_secs(2);
+    let bound = Duration::from_secs(2) + Duration::from_secs(2);
     let started = Instant::now();
     let result = tokio::time::timeout(bound, Bus::connect(config))
         .await
@@ -688,10 +689,10 @@ async fn unreachable_server_fails_naming_the_url() {
 #[tokio::test(flavor = "multi_thread")]
 async fn deadline_passes_and_a_full_buffer_refuses_at_once() {
     let mut server = server().await;
-    let mut config = config(server.url());
-    config.publish_deadline = Duration::from_secs(2);
-    config.duplicate_window = Duration::from_secs(30);
-    config.max_in_flight = 1;
+    let config = config(server.url())
+        .publish_deadline(Duration::from_secs(2))
+        .duplicate_window(Duration::from_secs(30))
+        .max_in_flight(1);
     let bus = connect_with(config).await;
     let publisher = bus.publisher();
     within(
@@ -822,7 +823,7 @@ async fn operation_guards_always_publish_the_finished_event() {
     within(
         30,
         "finish_sync",
-        op.finish_sync(SyncReport {
+        op.finish(SyncReport {
             added_count: 3,
             updated_count: 2,
             removed_count: 1,
@@ -1207,8 +1208,7 @@ async fn publishing_after_close_fails_with_closed() {
 #[tokio::test(flavor = "multi_thread")]
 async fn retention_limits_keep_the_newest_events() {
     let server = server().await;
-    let mut config = config(server.url());
-    config.max_messages = Some(5);
+    let config = config(server.url()).max_messages(5);
     let bus = connect_with(config).await;
     let publisher = bus.publisher();
     for i in 0..8 {
@@ -1230,8 +1230,7 @@ async fn retention_limits_keep_the_newest_events() {
     assert_eq!(repos, ["repo-3", "repo-4", "repo-5", "repo-6", "repo-7"]);
 
     // Reconnecting with another limit updates the stream in place.
-    let mut config = self::config(server.url());
-    config.max_messages = Some(2);
+    let config = self::config(server.url()).max_messages(2);
     let bus = connect_with(config).await;
     assert_eq!(stream_len(&bus, "REPOBUS").await, 2);
 }

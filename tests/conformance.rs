@@ -83,7 +83,7 @@ fn repobus_answers_what_copr_messaging_answers() {
             }
             Err(e) => panic!("line {line}: copr-messaging accepts, repobus rejects: {e}"),
         };
-        let got = event.describe();
+        let got = event.describe().to_map();
         for (name, want_value) in accessors {
             if want_value.get("raises").is_some() {
                 continue;

@@ -8,7 +8,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
 use repobus::events::{BuildChroot, CoprStatus, Severity};
-use repobus::{schema, DecodeError, Event, EventType, Timestamp, Violation};
+use repobus::{schema, schema_files, DecodeError, Event, EventType, Timestamp, Violation};
 use serde_json::{json, Map, Value};
 
 // ---------------------------------------------------------------------------
@@ -18,7 +18,7 @@ use serde_json::{json, Map, Value};
 /// The first example body of a type (Pulp's documented example, or a real
 /// Copr message).
 fn example(t: EventType) -> Value {
-    schema::examples(t).remove(0)
+    t.examples().remove(0)
 }
 
 fn decode(topic: &str, body: &Value) -> Result<Event, DecodeError> {
@@ -54,7 +54,7 @@ fn without(body: &Value, key: &str) -> Value {
 }
 
 fn describe(event: &Event) -> Map<String, Value> {
-    event.describe()
+    event.describe().to_map()
 }
 
 /// Decodes `body` as `t`, expects a schema violation at `path` whose rule
@@ -116,7 +116,7 @@ const FINISHED: [EventType; 2] = [EventType::RepoSyncFinished, EventType::RepoPu
 fn every_example_decodes_and_reencodes_unchanged() {
     let mut count = 0;
     for t in EventType::ALL {
-        let examples = schema::examples(t);
+        let examples = t.examples();
         assert!(!examples.is_empty(), "{t} has no example");
         for body in examples {
             let bytes = serde_json::to_vec(&body).unwrap();
@@ -449,7 +449,7 @@ fn repo_sync_finished_success_accessors() {
 
 #[test]
 fn repo_sync_finished_seed_failure_example() {
-    let body = schema::examples(EventType::RepoSyncFinished).remove(1);
+    let body = EventType::RepoSyncFinished.examples().remove(1);
     let event = ok("repo-sync-finished", &body);
     assert_pulp_common(&event);
     assert_eq!(event.status(), "failed");
@@ -1746,7 +1746,7 @@ fn id_fields(t: EventType) -> &'static [&'static str] {
 #[test]
 fn generated_schemas_describe_the_rules() {
     for t in EventType::ALL {
-        let s = schema::generate(t);
+        let s = t.schema();
         assert_eq!(
             s["$schema"],
             json!("https://json-schema.org/draft/2020-12/schema"),
@@ -1764,7 +1764,7 @@ fn generated_schemas_describe_the_rules() {
             "{t}"
         );
         assert_eq!(s["type"], json!("object"), "{t}");
-        assert_eq!(s["examples"], json!(schema::examples(t)), "{t}");
+        assert_eq!(s["examples"], json!(t.examples()), "{t}");
 
         let props = s["properties"].as_object().unwrap_or_else(|| panic!("{t}"));
         for (name, p) in props {
@@ -1779,7 +1779,7 @@ fn generated_schemas_describe_the_rules() {
             .iter()
             .map(|v| v.as_str().unwrap())
             .collect();
-        for example in schema::examples(t) {
+        for example in t.examples() {
             for key in example.as_object().unwrap().keys() {
                 assert!(required.contains(&key.as_str()), "{t}: {key} not required");
                 assert!(props.contains_key(key), "{t}: {key} has no property");
@@ -1853,7 +1853,7 @@ fn generated_schemas_describe_the_rules() {
         }
 
         // The rendered text is the pretty JSON of the schema plus a newline.
-        let text = schema::render(t);
+        let text = schema_files::render(t);
         assert!(text.ends_with("}\n"), "{t}");
         assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), s, "{t}");
     }
@@ -1864,9 +1864,9 @@ fn generated_schemas_validate_like_decode() {
     // An independent validator on the rendered schema agrees with decode on
     // the examples and on bodies that break a pattern, enum or minimum.
     for t in EventType::ALL {
-        let s: Value = serde_json::from_str(&schema::render(t)).unwrap();
+        let s: Value = serde_json::from_str(&schema_files::render(t)).unwrap();
         let validator = jsonschema::draft202012::new(&s).unwrap();
-        for example in schema::examples(t) {
+        for example in t.examples() {
             assert!(validator.is_valid(&example), "{t}: {example}");
         }
         let body = example(t);
@@ -1890,7 +1890,7 @@ fn generated_schemas_validate_like_decode() {
 fn schemas_use_no_format_keyword() {
     // The rules are in pattern/minimum/enum; no `format` keyword anywhere.
     for t in EventType::ALL {
-        let text = schema::render(t);
+        let text = schema_files::render(t);
         let uses: Vec<&str> = text.lines().filter(|l| l.contains("\"format\"")).collect();
         assert!(uses.is_empty(), "{t} uses format: {uses:?}");
     }
@@ -1899,24 +1899,24 @@ fn schemas_use_no_format_keyword() {
 #[test]
 fn committed_schema_files_are_up_to_date() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
-    if let Err(e) = schema::check(&dir) {
+    if let Err(e) = schema_files::check(&dir) {
         panic!("{e}");
     }
     for t in EventType::ALL {
         let text = std::fs::read_to_string(dir.join(schema::file_name(t))).unwrap();
-        assert_eq!(text, schema::render(t), "{t}");
+        assert_eq!(text, schema_files::render(t), "{t}");
     }
 }
 
 #[test]
 fn schema_check_names_stale_and_missing_files() {
     let dir = tempfile::tempdir().unwrap();
-    let written = schema::write_all(dir.path()).unwrap();
+    let written = schema_files::write_all(dir.path()).unwrap();
     assert_eq!(written.len(), 6);
-    schema::check(dir.path()).unwrap();
+    schema_files::check(dir.path()).unwrap();
     std::fs::write(dir.path().join("repo-sync-started.schema.json"), "{}\n").unwrap();
     std::fs::remove_file(dir.path().join("build-chroot-ended.schema.json")).unwrap();
-    let message = schema::check(dir.path()).unwrap_err().to_string();
+    let message = schema_files::check(dir.path()).unwrap_err().to_string();
     assert!(
         message.contains("repo-sync-started.schema.json"),
         "{message}"
@@ -2158,7 +2158,7 @@ fn hostile_field_values_never_panic() {
 #[test]
 fn decode_value_accepts_what_decode_accepts() {
     for t in EventType::ALL {
-        for body in schema::examples(t) {
+        for body in t.examples() {
             assert_eq!(
                 Event::decode_value(t.as_str(), body.clone()).unwrap(),
                 Event::decode(t.as_str(), body.to_string().as_bytes()).unwrap()

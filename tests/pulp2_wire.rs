@@ -11,7 +11,7 @@
 
 use repobus::events::wire::{resolve_topic, Pulp2Notification, WireForm};
 use repobus::inspect::inspect_line;
-use repobus::{schema, DecodeError, Event, EventType};
+use repobus::{DecodeError, Event, EventType};
 use serde_json::{json, Value};
 
 const TASK_ID: &str = "4a0b6d3e-8f21-4b7c-9d5e-2c1f0a9b8e77";
@@ -113,15 +113,20 @@ fn amqp_payloads_are_validated_like_any_body() {
     let message = err.to_string();
     assert_eq!(err.reason(), "schema-violation", "{message}");
     assert_eq!(err.violations().len(), 1, "{message}");
-    // The path is the field's path in the payload, as for a bare body.
-    assert_eq!(err.violations()[0].path, "$.added_count", "{message}");
+    // The path is the field's path in the body as received, the notifier
+    // document (the same as Pulp2Notification::decode reports).
+    assert_eq!(
+        err.violations()[0].path,
+        "$.payload.added_count",
+        "{message}"
+    );
     assert!(
-        message.starts_with("repo-sync-finished: $.added_count: "),
+        message.starts_with("repo-sync-finished: $.payload.added_count: "),
         "{message}"
     );
     let bare =
         Event::decode("repo.sync.finish", bad_sync_result().to_string().as_bytes()).unwrap_err();
-    assert_eq!(message, bare.to_string());
+    assert_eq!(message, bare.to_string().replace("$.", "$.payload."));
 }
 
 #[test]
@@ -188,14 +193,14 @@ fn inspect_reads_captured_amqp_notifications() {
         "body": document("repo.publish.finish", payload.clone(), call_report(TASK_ID)),
     })
     .to_string();
-    let described = inspect_line(line.as_bytes()).unwrap();
+    let described = inspect_line(line.as_bytes()).unwrap().to_map();
     assert_eq!(described["type"], "repo-publish-finished");
     assert_eq!(described["repo_id"], payload["repo_id"]);
     assert_eq!(described["status"], "success");
     let expected = Event::decode("repo-publish-finished", payload.to_string().as_bytes())
         .unwrap()
         .describe();
-    assert_eq!(described, expected);
+    assert_eq!(described, expected.to_map());
 
     // A mismatching line is an error naming both types.
     let line = json!({

@@ -39,9 +39,7 @@ pub async fn server(
 /// when done.
 pub fn config(url: &str, name: &str) -> BusConfig {
     let tag = format!("{name}{}", std::process::id());
-    let mut config = BusConfig::new(url);
-    config.prefix = tag.clone();
-    config.stream = tag.to_uppercase();
-    config.dead_letter_stream = format!("{}_DLQ", config.stream);
-    config
+    BusConfig::new(url)
+        .prefix(tag.clone())
+        .stream(tag.to_uppercase())
 }

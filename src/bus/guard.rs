@@ -1,12 +1,14 @@
 //! Operation guards: a started event always gets its finished event.
 //!
-//! [`Publisher::start_sync`] publishes `repo-sync-started` and returns an
-//! [`Operation`]; finishing it publishes `repo-sync-finished` with the
+//! [`Publisher::start_sync`] publishes `repo-sync-started` and returns a
+//! [`SyncOperation`]; finishing it publishes `repo-sync-finished` with the
 //! start and completion times, the counts and, on failure, the error
-//! message, exception and traceback. An `Operation` dropped without being
+//! message, exception and traceback. An operation dropped without being
 //! finished publishes a `canceled` result in the background, and
 //! [`Publisher::run_sync`] turns an error or a panic of the guarded code
-//! into an `error` result. The same holds for publishes.
+//! into an `error` result. The same holds for publishes, with a
+//! [`PublishOperation`]: the two are separate types, so a sync cannot be
+//! finished with a publish's results.
 //!
 //! ```no_run
 //! # async fn demo(publisher: repobus::bus::Publisher) -> Result<(), Box<dyn std::error::Error>> {
@@ -106,9 +108,10 @@ enum Kind {
     },
 }
 
-/// A started sync or publish whose finished event is still owed.
+/// A started sync or publish whose finished event is still owed: what
+/// [`SyncOperation`] and [`PublishOperation`] share.
 #[derive(Debug)]
-pub struct Operation {
+struct Operation {
     publisher: Publisher,
     repo_id: ResourceId,
     kind: Kind,
@@ -141,16 +144,6 @@ impl Ending {
 }
 
 impl Operation {
-    /// When the operation started.
-    pub fn started(&self) -> &Timestamp {
-        &self.started
-    }
-
-    /// The repository.
-    pub fn repo_id(&self) -> &ResourceId {
-        &self.repo_id
-    }
-
     fn finished_event(&self, ending: Ending) -> Event {
         let id = uuid::Uuid::now_v7().simple().to_string();
         let outcome = Outcome {
@@ -199,61 +192,128 @@ impl Operation {
         let event = self.finished_event(ending);
         self.publisher.publish(&event).await
     }
+}
 
-    /// Finishes a sync with `success` and its counts and reports.
-    pub async fn finish_sync(self, report: SyncReport) -> Result<PublishAck, PublishError> {
-        self.end(Ending {
-            counts: (
-                report.added_count,
-                report.updated_count,
-                report.removed_count,
-            ),
-            summary: report.summary,
-            details: report.details,
-            ..Ending::bare(PulpResult::Success)
-        })
-        .await
+/// The methods both operation types have.
+macro_rules! operation_methods {
+    () => {
+        /// When the operation started.
+        pub fn started(&self) -> &Timestamp {
+            &self.0.started
+        }
+
+        /// The repository.
+        pub fn repo_id(&self) -> &ResourceId {
+            &self.0.repo_id
+        }
+
+        /// Finishes with `failed`: the importer or distributor reported
+        /// failure.
+        pub async fn fail(
+            self,
+            error_message: impl Into<String>,
+        ) -> Result<PublishAck, PublishError> {
+            self.0
+                .end(Ending {
+                    error_message: Some(error_message.into()),
+                    ..Ending::bare(PulpResult::Failed)
+                })
+                .await
+        }
+
+        /// Finishes with `error`, an error message, and optionally the
+        /// exception and traceback.
+        pub async fn error(
+            self,
+            error_message: impl Into<String>,
+            exception: Option<String>,
+            traceback: Option<String>,
+        ) -> Result<PublishAck, PublishError> {
+            self.0
+                .end(Ending {
+                    error_message: Some(error_message.into()),
+                    exception,
+                    traceback,
+                    ..Ending::bare(PulpResult::Error)
+                })
+                .await
+        }
+
+        /// Finishes with `canceled`.
+        pub async fn cancel(self) -> Result<PublishAck, PublishError> {
+            self.0.end(Ending::bare(PulpResult::Canceled)).await
+        }
+    };
+}
+
+/// A started sync whose `repo-sync-finished` is still owed.
+///
+/// Finish it with [`SyncOperation::finish`], [`SyncOperation::fail`],
+/// [`SyncOperation::error`] or [`SyncOperation::cancel`]; dropped
+/// unfinished, it publishes a `canceled` result in the background.
+///
+/// ```no_run
+/// # async fn demo(publisher: repobus::bus::Publisher) -> Result<(), Box<dyn std::error::Error>> {
+/// use repobus::bus::SyncReport;
+///
+/// let sync = publisher
+///     .start_sync("pulp-f17".parse()?, "yum_importer".parse()?, "yum_importer".parse()?)
+///     .await?;
+/// // ... synchronize ...
+/// sync.finish(SyncReport { added_count: 3, ..SyncReport::default() }).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct SyncOperation(Operation);
+
+impl SyncOperation {
+    operation_methods!();
+
+    /// Finishes with `success` and the sync's counts and reports.
+    pub async fn finish(self, report: SyncReport) -> Result<PublishAck, PublishError> {
+        self.0
+            .end(Ending {
+                counts: (
+                    report.added_count,
+                    report.updated_count,
+                    report.removed_count,
+                ),
+                summary: report.summary,
+                details: report.details,
+                ..Ending::bare(PulpResult::Success)
+            })
+            .await
     }
+}
 
-    /// Finishes a publish with `success` and its reports.
-    pub async fn finish_publish(self, report: PublishReport) -> Result<PublishAck, PublishError> {
-        self.end(Ending {
-            summary: report.summary,
-            details: report.details,
-            ..Ending::bare(PulpResult::Success)
-        })
-        .await
-    }
+/// A started publish whose `repo-publish-finished` is still owed; like
+/// [`SyncOperation`], finished with a [`PublishReport`].
+///
+/// ```no_run
+/// # async fn demo(publisher: repobus::bus::Publisher) -> Result<(), Box<dyn std::error::Error>> {
+/// use repobus::bus::PublishReport;
+///
+/// let publish = publisher
+///     .start_publish("pulp-f17".parse()?, "yum_distributor".parse()?, "yum_distributor".parse()?)
+///     .await?;
+/// publish.finish(PublishReport::default()).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct PublishOperation(Operation);
 
-    /// Finishes with `failed`: the importer or distributor reported failure.
-    pub async fn fail(self, error_message: impl Into<String>) -> Result<PublishAck, PublishError> {
-        self.end(Ending {
-            error_message: Some(error_message.into()),
-            ..Ending::bare(PulpResult::Failed)
-        })
-        .await
-    }
+impl PublishOperation {
+    operation_methods!();
 
-    /// Finishes with `error`, an error message, and optionally the
-    /// exception and traceback.
-    pub async fn error(
-        self,
-        error_message: impl Into<String>,
-        exception: Option<String>,
-        traceback: Option<String>,
-    ) -> Result<PublishAck, PublishError> {
-        self.end(Ending {
-            error_message: Some(error_message.into()),
-            exception,
-            traceback,
-            ..Ending::bare(PulpResult::Error)
-        })
-        .await
-    }
-
-    /// Finishes with `canceled`.
-    pub async fn cancel(self) -> Result<PublishAck, PublishError> {
-        self.end(Ending::bare(PulpResult::Canceled)).await
+    /// Finishes with `success` and the publish's reports.
+    pub async fn finish(self, report: PublishReport) -> Result<PublishAck, PublishError> {
+        self.0
+            .end(Ending {
+                summary: report.summary,
+                details: report.details,
+                ..Ending::bare(PulpResult::Success)
+            })
+            .await
     }
 }
 
@@ -286,11 +346,11 @@ impl Publisher {
         repo_id: ResourceId,
         importer_type_id: ResourceId,
         importer_id: ResourceId,
-    ) -> Result<Operation, PublishError> {
+    ) -> Result<SyncOperation, PublishError> {
         let started = Timestamp::now();
         self.publish(&RepoSyncStarted::new(repo_id.clone()).into())
             .await?;
-        Ok(Operation {
+        Ok(SyncOperation(Operation {
             publisher: self.clone(),
             repo_id,
             kind: Kind::Sync {
@@ -299,7 +359,7 @@ impl Publisher {
             },
             started,
             finished: false,
-        })
+        }))
     }
 
     /// Publishes `repo-publish-started` and returns the guard that owes
@@ -309,11 +369,11 @@ impl Publisher {
         repo_id: ResourceId,
         distributor_type_id: ResourceId,
         distributor_id: ResourceId,
-    ) -> Result<Operation, PublishError> {
+    ) -> Result<PublishOperation, PublishError> {
         let started = Timestamp::now();
         self.publish(&RepoPublishStarted::new(repo_id.clone(), distributor_id.clone()).into())
             .await?;
-        Ok(Operation {
+        Ok(PublishOperation(Operation {
             publisher: self.clone(),
             repo_id,
             kind: Kind::Publish {
@@ -322,7 +382,7 @@ impl Publisher {
             },
             started,
             finished: false,
-        })
+        }))
     }
 
     /// Runs a sync under a guard: `success` with the report when `work`
@@ -342,8 +402,8 @@ impl Publisher {
         let op = self
             .start_sync(repo_id, importer_type_id, importer_id)
             .await?;
-        guarded(op, work, |op, report: SyncReport| async move {
-            op.finish_sync(report).await
+        guarded(op.0, work, |op, report: SyncReport| async move {
+            SyncOperation(op).finish(report).await
         })
         .await
     }
@@ -364,8 +424,8 @@ impl Publisher {
         let op = self
             .start_publish(repo_id, distributor_type_id, distributor_id)
             .await?;
-        guarded(op, work, |op, report: PublishReport| async move {
-            op.finish_publish(report).await
+        guarded(op.0, work, |op, report: PublishReport| async move {
+            PublishOperation(op).finish(report).await
         })
         .await
     }
@@ -396,21 +456,21 @@ where
             Ok(report)
         }
         Ok(Err(e)) => {
-            op.error(
-                e.to_string(),
-                Some(std::any::type_name::<E>().to_owned()),
-                None,
-            )
+            op.end(Ending {
+                error_message: Some(e.to_string()),
+                exception: Some(std::any::type_name::<E>().to_owned()),
+                ..Ending::bare(PulpResult::Error)
+            })
             .await?;
             Err(OperationError::Failed(e))
         }
         Err(panic) => {
             let message = panic_message(panic.as_ref());
-            op.error(
-                format!("panicked: {message}"),
-                Some("panic".to_owned()),
-                None,
-            )
+            op.end(Ending {
+                error_message: Some(format!("panicked: {message}")),
+                exception: Some("panic".to_owned()),
+                ..Ending::bare(PulpResult::Error)
+            })
             .await?;
             Err(OperationError::Panicked(message))
         }

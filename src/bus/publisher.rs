@@ -94,6 +94,13 @@ pub enum PublishError {
 impl PublishError {
     /// True when the same publish may succeed later (the server is
     /// unreachable or busy), as opposed to a bad event or ID.
+    ///
+    /// ```
+    /// use repobus::bus::PublishError;
+    ///
+    /// assert!(PublishError::BufferFull { capacity: 1 }.is_transient());
+    /// assert!(!PublishError::Closed.is_transient());
+    /// ```
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
@@ -101,6 +108,23 @@ impl PublishError {
                 | PublishError::Deadline { .. }
                 | PublishError::Unreachable { .. }
         )
+    }
+
+    /// True when publishing more events after this one is pointless: NATS
+    /// is not taking events (a transient error) or the publisher is
+    /// closed. A publish of many events in order stops here; an error
+    /// about this one event (a bad ID, a refusal by the server) does not
+    /// stop the others. The rule [`Publisher::publish_lines`] and the
+    /// HTTP service follow.
+    ///
+    /// ```
+    /// use repobus::bus::PublishError;
+    ///
+    /// assert!(PublishError::Closed.stops_batch());
+    /// assert!(!PublishError::Rejected { id: "x".into(), reason: "too large".into() }.stops_batch());
+    /// ```
+    pub fn stops_batch(&self) -> bool {
+        self.is_transient() || matches!(self, PublishError::Closed)
     }
 }
 

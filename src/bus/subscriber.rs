@@ -1,5 +1,10 @@
 //! The typed subscriber: JetStream pull consumers yielding decoded events.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
@@ -9,6 +14,7 @@ use futures_util::StreamExt;
 
 use super::Bus;
 use crate::envelope::{header_safe, Envelope};
+use crate::record::Record;
 
 const CE_TYPE: async_nats::header::HeaderName =
     async_nats::header::HeaderName::from_static("ce-type");
@@ -74,7 +80,8 @@ impl Default for ConsumerOptions {
     }
 }
 
-/// Why a subscription failed.
+/// Why a subscription failed. Each variant keeps the client's error as its
+/// [`std::error::Error::source`].
 #[derive(Debug, thiserror::Error)]
 pub enum SubscribeError {
     /// The durable name is not a valid consumer name.
@@ -88,15 +95,32 @@ pub enum SubscribeError {
         /// The server's answer.
         source: jetstream::context::GetStreamError,
     },
+    /// The start time cannot be given to the server.
+    #[error("start time {time}: {source}")]
+    StartTime {
+        /// The requested start.
+        time: DateTime<Utc>,
+        /// Why it is out of range.
+        source: time::error::ComponentRange,
+    },
     /// The consumer could not be created or opened.
     #[error("cannot create consumer: {0}")]
-    Consumer(String),
+    Consumer(#[source] jetstream::stream::ConsumerError),
+    /// The consumer's messages could not be requested.
+    #[error("cannot request messages: {0}")]
+    Messages(#[source] jetstream::consumer::StreamError),
+    /// The consumer's state could not be read.
+    #[error("cannot read the consumer's state: {0}")]
+    Info(#[source] jetstream::context::ConsumerInfoError),
     /// Receiving failed.
     #[error("receiving: {0}")]
-    Receive(String),
+    Receive(#[source] async_nats::Error),
     /// An ack, nak or term could not be sent.
     #[error("acknowledging: {0}")]
-    Ack(String),
+    Ack(#[source] async_nats::Error),
+    /// Acks could not be flushed to the server.
+    #[error("flushing acknowledgements: {0}")]
+    Flush(#[source] async_nats::client::FlushError),
 }
 
 /// Opens typed subscriptions.
@@ -124,7 +148,7 @@ impl Subscriber {
                 return Err(SubscribeError::BadName(name.clone()));
             }
         }
-        let stream_name = self.bus.config.stream.clone();
+        let stream_name = self.bus.config.stream_name().to_owned();
         let stream = self
             .bus
             .jetstream
@@ -145,7 +169,7 @@ impl Subscriber {
                     i128::from(t.timestamp()) * 1_000_000_000
                         + i128::from(t.timestamp_subsec_nanos()),
                 )
-                .map_err(|e| SubscribeError::Consumer(format!("start time {t}: {e}")))?,
+                .map_err(|source| SubscribeError::StartTime { time: t, source })?,
             },
         };
         // No filter means the whole stream. (Not the stream's two subjects
@@ -183,7 +207,7 @@ impl Subscriber {
             Some(name) => stream.get_or_create_consumer(name, config).await,
             None => stream.create_consumer(config).await,
         }
-        .map_err(|e| SubscribeError::Consumer(e.to_string()))?;
+        .map_err(SubscribeError::Consumer)?;
         // Fetch in batches, never more than the consumer may have unacked.
         let batch = match options.max_ack_pending {
             limit if limit > 0 => usize::try_from(limit.min(500)).unwrap_or(500),
@@ -197,19 +221,27 @@ impl Subscriber {
                     .heartbeat(Duration::from_secs(5))
                     .messages()
                     .await
-                    .map_err(|e| SubscribeError::Consumer(e.to_string()))?,
+                    .map_err(SubscribeError::Messages)?,
             ),
-            Some(prefetch) => Source::Fetch {
-                batch: None,
-                prefetch: prefetch.max(1),
-            },
+            Some(_) => Source::Fetch { batch: None },
         };
+        let shared = Arc::new(Shared {
+            prefetch: AtomicUsize::new(options.prefetch.unwrap_or(1).max(1)),
+            dead_lettered: AtomicU64::new(0),
+        });
         Ok(Subscription {
             bus: self.bus.clone(),
-            consumer,
-            source,
-            explicit_ack: options.explicit_ack,
-            dead_lettered: 0,
+            consumer: consumer.clone(),
+            shared: shared.clone(),
+            receiver: Some(Receiver {
+                bus: self.bus.clone(),
+                consumer,
+                source,
+                explicit_ack: options.explicit_ack,
+                shared,
+            }),
+            in_flight: None,
+            caught_up: CatchUp::Unknown,
         })
     }
 }
@@ -218,27 +250,86 @@ impl Subscriber {
 enum Source {
     /// A continuous pull stream with prefetch.
     Stream(pull::Stream),
-    /// One bounded fetch at a time.
-    Fetch {
-        batch: Option<pull::Batch>,
-        prefetch: usize,
-    },
+    /// One bounded fetch at a time, of at most `Shared::prefetch` events.
+    Fetch { batch: Option<pull::Batch> },
 }
 
-/// A stream of typed events from one consumer.
-pub struct Subscription {
+/// What a subscription and its receiver share while a receive is in flight.
+#[derive(Debug)]
+struct Shared {
+    prefetch: AtomicUsize,
+    dead_lettered: AtomicU64,
+}
+
+/// The receiving half: moved into the future of the receive in progress, so
+/// that a receive interrupted (a timeout around `next()`) resumes where it
+/// was instead of losing a message.
+struct Receiver {
     bus: Bus,
     consumer: jetstream::consumer::Consumer<pull::Config>,
     source: Source,
     explicit_ack: bool,
-    dead_lettered: u64,
+    shared: Arc<Shared>,
+}
+
+type NextFuture =
+    Pin<Box<dyn Future<Output = (Receiver, Option<Result<Delivery, SubscribeError>>)> + Send>>;
+
+/// Whether the subscription has read everything the stream had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CatchUp {
+    /// Not known: ask the server before waiting.
+    Unknown,
+    /// The last delivery said nothing more was waiting: ask the server.
+    MaybeDone,
+    /// More is waiting.
+    Behind,
+}
+
+/// How long [`Subscription::next_until_caught_up`] waits for a message
+/// before asking the server whether anything is left for this consumer.
+pub const CATCH_UP_POLL: Duration = Duration::from_secs(1);
+
+/// A stream of typed events from one consumer.
+///
+/// Implements [`futures_util::Stream`]; [`Subscription::next`] is the same
+/// as `StreamExt::next`. Poison messages (that fail validation or
+/// decoding) are dead-lettered and skipped, never yielded.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo(bus: repobus::bus::Bus) -> Result<(), Box<dyn std::error::Error>> {
+/// use futures_util::StreamExt;
+/// use repobus::bus::{ConsumerOptions, Deliver};
+///
+/// let subscription = bus.subscriber().subscribe(ConsumerOptions {
+///     deliver: Deliver::All,
+///     ..ConsumerOptions::default()
+/// }).await?;
+/// let summaries: Vec<String> = subscription
+///     .take(10)
+///     .filter_map(|d| async move { d.ok() })
+///     .then(|d| async move { let _ = d.ack().await; d.event.summary() })
+///     .collect()
+///     .await;
+/// # Ok(()) }
+/// ```
+pub struct Subscription {
+    bus: Bus,
+    consumer: jetstream::consumer::Consumer<pull::Config>,
+    shared: Arc<Shared>,
+    /// `None` while a receive is in flight (it owns the receiver).
+    receiver: Option<Receiver>,
+    in_flight: Option<NextFuture>,
+    caught_up: CatchUp,
 }
 
 impl std::fmt::Debug for Subscription {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Subscription")
-            .field("stream", &self.bus.config.stream)
-            .field("dead_lettered", &self.dead_lettered)
+            .field("stream", &self.bus.config.stream_name())
+            .field("dead_lettered", &self.dead_lettered())
             .finish()
     }
 }
@@ -291,25 +382,176 @@ impl Delivery {
         self.message
             .ack_with(kind)
             .await
-            .map_err(|e| SubscribeError::Ack(e.to_string()))
+            .map_err(SubscribeError::Ack)
     }
 
-    /// What `repobus tail` prints: the event's accessors plus `subject`,
-    /// `id` and `time`.
-    pub fn describe(&self) -> serde_json::Map<String, serde_json::Value> {
-        let mut out = self.event.describe();
-        out.insert("subject".into(), self.subject.clone().into());
-        out.insert("id".into(), self.envelope.event_id.clone().into());
-        out.insert("time".into(), self.envelope.time_rfc3339().into());
-        out
+    /// What `repobus tail` prints: the event's accessors and its envelope
+    /// (see [`crate::record`]).
+    pub fn record(&self) -> Record {
+        Record::new(
+            &self.event,
+            &self.envelope,
+            &self.subject,
+            self.stream_sequence,
+        )
+    }
+}
+
+impl futures_util::Stream for Subscription {
+    type Item = Result<Delivery, SubscribeError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.in_flight.is_none() {
+            let Some(mut receiver) = this.receiver.take() else {
+                return Poll::Ready(None);
+            };
+            this.in_flight = Some(Box::pin(async move {
+                let next = receiver.next().await;
+                (receiver, next)
+            }));
+        }
+        let Some(in_flight) = this.in_flight.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match in_flight.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready((receiver, next)) => {
+                this.in_flight = None;
+                this.receiver = Some(receiver);
+                Poll::Ready(next)
+            }
+        }
     }
 }
 
 impl Subscription {
-    /// The next event. Poison messages (that fail validation or decoding)
-    /// are dead-lettered and skipped; `None` only when the server closed
-    /// the consumer.
+    /// The next event; `None` only when the server closed the consumer.
+    /// The same as [`futures_util::StreamExt::next`].
+    ///
+    /// ```no_run
+    /// # async fn demo(mut subscription: repobus::bus::Subscription) -> Result<(), repobus::bus::SubscribeError> {
+    /// while let Some(delivery) = subscription.next().await {
+    ///     let delivery = delivery?;
+    ///     println!("{}", delivery.event);
+    ///     delivery.ack().await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn next(&mut self) -> Option<Result<Delivery, SubscribeError>> {
+        futures_util::StreamExt::next(self).await
+    }
+
+    /// The next event, or `None` once this consumer has read everything
+    /// the stream holds for it (caught up): the one rule `tail --no-follow`
+    /// and [`crate::history::search`] stop by.
+    ///
+    /// Caught up means the server counts nothing waiting and nothing
+    /// delivered but unacknowledged for this consumer. When no message
+    /// comes for [`CATCH_UP_POLL`] the server is asked, so poison messages
+    /// (dead-lettered, never yielded) and events removed by retention
+    /// cannot keep it waiting.
+    ///
+    /// ```no_run
+    /// # async fn demo(bus: repobus::bus::Bus) -> Result<(), repobus::bus::SubscribeError> {
+    /// use repobus::bus::{ConsumerOptions, Deliver};
+    ///
+    /// let mut history = bus.subscriber().subscribe(ConsumerOptions {
+    ///     deliver: Deliver::All,
+    ///     explicit_ack: false,
+    ///     ..ConsumerOptions::default()
+    /// }).await?;
+    /// let mut count = 0;
+    /// while let Some(delivery) = history.next_until_caught_up().await {
+    ///     delivery?;
+    ///     count += 1;
+    /// }
+    /// println!("{count} events stored");
+    /// # Ok(()) }
+    /// ```
+    pub async fn next_until_caught_up(&mut self) -> Option<Result<Delivery, SubscribeError>> {
+        loop {
+            if self.caught_up != CatchUp::Behind && self.in_flight.is_none() {
+                match self.unhandled().await {
+                    Ok(0) => return None,
+                    Ok(_) => self.caught_up = CatchUp::Behind,
+                    Err(e) => return Some(Err(e)),
+                }
+            }
+            match tokio::time::timeout(CATCH_UP_POLL, self.next()).await {
+                Ok(Some(Ok(delivery))) => {
+                    self.caught_up = if delivery.pending == 0 {
+                        CatchUp::MaybeDone
+                    } else {
+                        CatchUp::Behind
+                    };
+                    return Some(Ok(delivery));
+                }
+                Ok(other) => return other,
+                // Nothing came: ask the server what is left (the receive
+                // in flight is kept and resumes on the next call).
+                Err(_) => match self.unhandled().await {
+                    Ok(0) => return None,
+                    Ok(_) => continue,
+                    Err(e) => return Some(Err(e)),
+                },
+            }
+        }
+    }
+
+    /// Bounds how many events the next fetch may bring ahead of the caller
+    /// (subscriptions opened with [`ConsumerOptions::prefetch`] only). A
+    /// caller that will stop after `n` more events sets `n`, so that nothing
+    /// is left fetched and unacknowledged.
+    pub fn set_prefetch(&mut self, n: usize) {
+        self.shared.prefetch.store(n.max(1), Ordering::Relaxed);
+    }
+
+    // The three queries below return futures that do not borrow the
+    // subscription: a receive in flight makes it `Send` but not `Sync`, and
+    // a future holding `&Subscription` would not be `Send`.
+
+    /// Waits until every ack, nak and term sent so far has reached the
+    /// server. Call before exiting.
+    pub fn flush(&self) -> impl Future<Output = Result<(), SubscribeError>> + Send + 'static {
+        let client = self.bus.client.clone();
+        async move { client.flush().await.map_err(SubscribeError::Flush) }
+    }
+
+    /// Events not yet handled by this consumer: still waiting, plus
+    /// delivered and not yet acknowledged (those come back after the ack
+    /// wait).
+    pub fn unhandled(&self) -> impl Future<Output = Result<u64, SubscribeError>> + Send + 'static {
+        let consumer = self.consumer.clone();
+        async move {
+            consumer
+                .get_info()
+                .await
+                .map(|info| info.num_pending + u64::try_from(info.num_ack_pending).unwrap_or(0))
+                .map_err(SubscribeError::Info)
+        }
+    }
+
+    /// Events still waiting for this consumer, as the server counts them.
+    pub fn pending(&self) -> impl Future<Output = Result<u64, SubscribeError>> + Send + 'static {
+        let consumer = self.consumer.clone();
+        async move {
+            consumer
+                .get_info()
+                .await
+                .map(|info| info.num_pending)
+                .map_err(SubscribeError::Info)
+        }
+    }
+
+    /// How many poison messages this subscription dead-lettered.
+    pub fn dead_lettered(&self) -> u64 {
+        self.shared.dead_lettered.load(Ordering::Relaxed)
+    }
+}
+
+impl Receiver {
+    async fn next(&mut self) -> Option<Result<Delivery, SubscribeError>> {
         loop {
             let message = match self.next_message().await? {
                 Ok(message) => message,
@@ -323,75 +565,34 @@ impl Subscription {
     }
 
     async fn next_message(&mut self) -> Option<Result<jetstream::Message, SubscribeError>> {
-        let receive = |e: &dyn std::fmt::Display| SubscribeError::Receive(e.to_string());
         match &mut self.source {
-            Source::Stream(messages) => Some(messages.next().await?.map_err(|e| receive(&e))),
-            Source::Fetch { batch, prefetch } => loop {
+            Source::Stream(messages) => Some(
+                messages
+                    .next()
+                    .await?
+                    .map_err(|e| SubscribeError::Receive(Box::new(e))),
+            ),
+            Source::Fetch { batch } => loop {
                 if let Some(current) = batch {
                     match current.next().await {
                         Some(Ok(message)) => return Some(Ok(message)),
-                        Some(Err(e)) => return Some(Err(receive(&e))),
+                        Some(Err(e)) => return Some(Err(SubscribeError::Receive(e))),
                         None => *batch = None,
                     }
                 }
                 match self
                     .consumer
                     .batch()
-                    .max_messages(*prefetch)
+                    .max_messages(self.shared.prefetch.load(Ordering::Relaxed))
                     .expires(Duration::from_secs(5))
                     .messages()
                     .await
                 {
                     Ok(next) => *batch = Some(next),
-                    Err(e) => return Some(Err(receive(&e))),
+                    Err(e) => return Some(Err(SubscribeError::Receive(Box::new(e)))),
                 }
             },
         }
-    }
-
-    /// Bounds how many events the next fetch may bring ahead of the caller
-    /// (subscriptions opened with [`ConsumerOptions::prefetch`] only). A
-    /// caller that will stop after `n` more events sets `n`, so that nothing
-    /// is left fetched and unacknowledged.
-    pub fn set_prefetch(&mut self, n: usize) {
-        if let Source::Fetch { prefetch, .. } = &mut self.source {
-            *prefetch = n.max(1);
-        }
-    }
-
-    /// Waits until every ack, nak and term sent so far has reached the
-    /// server. Call before exiting.
-    pub async fn flush(&self) -> Result<(), SubscribeError> {
-        self.bus
-            .client
-            .flush()
-            .await
-            .map_err(|e| SubscribeError::Ack(e.to_string()))
-    }
-
-    /// Events not yet handled by this consumer: still waiting, plus
-    /// delivered and not yet acknowledged (those come back after the ack
-    /// wait).
-    pub async fn unhandled(&mut self) -> Result<u64, SubscribeError> {
-        self.consumer
-            .info()
-            .await
-            .map(|info| info.num_pending + u64::try_from(info.num_ack_pending).unwrap_or(0))
-            .map_err(|e| SubscribeError::Receive(e.to_string()))
-    }
-
-    /// Events still waiting for this consumer, as the server counts them.
-    pub async fn pending(&mut self) -> Result<u64, SubscribeError> {
-        self.consumer
-            .info()
-            .await
-            .map(|info| info.num_pending)
-            .map_err(|e| SubscribeError::Receive(e.to_string()))
-    }
-
-    /// How many poison messages this subscription dead-lettered.
-    pub fn dead_lettered(&self) -> u64 {
-        self.dead_lettered
     }
 
     async fn decode(&mut self, message: jetstream::Message) -> Option<Delivery> {
@@ -418,7 +619,7 @@ impl Subscription {
         } else {
             self.bus.subjects.parse(&subject).ok().map(|p| p.event_type)
         };
-        let stream = &self.bus.config.stream;
+        let stream = self.bus.config.stream_name();
         let envelope = match Envelope::from_headers(
             message.headers.as_ref(),
             parsed_type,
@@ -480,11 +681,11 @@ impl Subscription {
         }
         headers.insert("Repobus-Error", header_safe(error).as_str());
         headers.insert("Repobus-Original-Subject", message.subject.as_str());
-        headers.insert("Repobus-Original-Stream", self.bus.config.stream.as_str());
+        headers.insert("Repobus-Original-Stream", self.bus.config.stream_name());
         headers.insert("Repobus-Original-Sequence", seq.to_string().as_str());
         headers.insert(
             "Nats-Msg-Id",
-            format!("dlq:{}:{}", self.bus.config.stream, seq).as_str(),
+            format!("dlq:{}:{}", self.bus.config.stream_name(), seq).as_str(),
         );
         let stored = async {
             self.bus
@@ -496,7 +697,7 @@ impl Subscription {
         .await;
         match stored {
             Ok(_) => {
-                self.dead_lettered += 1;
+                self.shared.dead_lettered.fetch_add(1, Ordering::Relaxed);
                 if self.explicit_ack {
                     if let Err(e) = message.ack_with(AckKind::Term).await {
                         tracing::warn!(error = %e, "could not terminate a dead-lettered message; it may be dead-lettered again (deduplicated)");

@@ -11,10 +11,11 @@ use std::ops::{Deref, DerefMut};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::events::pulp::required_nullable;
-use crate::events::Extra;
+use crate::events::{EventKind, Extra};
+use crate::EventType;
 
 /// Copr's `StatusEnum`: the integer `status` of a build-chroot body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -359,19 +360,55 @@ impl BuildChroot {
         )
     }
 
-    fn describe_into(&self, out: &mut Map<String, Value>) {
-        out.insert("build_id".into(), self.build.into());
-        out.insert("chroot".into(), self.chroot.clone().into());
-        out.insert("package_name".into(), self.package_name().into());
-        out.insert("package_epoch".into(), self.package_epoch().into());
-        out.insert("package_version".into(), self.package_version().into());
-        out.insert("package_release".into(), self.package_release().into());
-        out.insert("package_full_name".into(), self.package_full_name().into());
-        out.insert("project_owner".into(), self.owner.clone().into());
-        out.insert("project_name".into(), self.copr.clone().into());
-        out.insert("project_full_name".into(), self.project_full_name().into());
-        out.insert("submitter".into(), self.submitter().into());
+    /// Every accessor copr-messaging has beyond the common ones.
+    pub fn details(&self) -> BuildChrootDetails {
+        let owned = |s: Option<&str>| s.map(str::to_owned);
+        BuildChrootDetails {
+            build_id: self.build,
+            chroot: self.chroot.clone(),
+            package_name: owned(self.package_name()),
+            package_epoch: owned(self.package_epoch()),
+            package_version: owned(self.package_version()),
+            package_release: owned(self.package_release()),
+            package_full_name: self.package_full_name(),
+            project_owner: self.owner.clone(),
+            project_name: self.copr.clone(),
+            project_full_name: self.project_full_name(),
+            submitter: owned(self.submitter()),
+        }
     }
+
+    fn subject_ids(&self) -> Vec<&str> {
+        vec![&self.owner, &self.copr, &self.chroot]
+    }
+}
+
+/// The accessors of a build-chroot event beyond the common ones, named as
+/// copr-messaging names them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BuildChrootDetails {
+    /// See [`BuildChroot::build_id`].
+    pub build_id: u64,
+    /// See [`BuildChroot::chroot`].
+    pub chroot: String,
+    /// See [`BuildChroot::package_name`].
+    pub package_name: Option<String>,
+    /// See [`BuildChroot::package_epoch`].
+    pub package_epoch: Option<String>,
+    /// See [`BuildChroot::package_version`].
+    pub package_version: Option<String>,
+    /// See [`BuildChroot::package_release`].
+    pub package_release: Option<String>,
+    /// See [`BuildChroot::package_full_name`].
+    pub package_full_name: Option<String>,
+    /// See [`BuildChroot::project_owner`].
+    pub project_owner: String,
+    /// See [`BuildChroot::project_name`].
+    pub project_name: String,
+    /// See [`BuildChroot::project_full_name`].
+    pub project_full_name: String,
+    /// See [`BuildChroot::submitter`].
+    pub submitter: Option<String>,
 }
 
 fn default_who() -> String {
@@ -382,12 +419,7 @@ fn default_who() -> String {
     format!("repobus.{program}")
 }
 
-/// Percent-encodes everything but RFC 3986 unreserved characters.
-fn url_segment(s: &str) -> String {
-    crate::subject::percent_encode(s, |b| {
-        b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
-    })
-}
+use crate::percent::url_segment;
 
 /// Python's `str.format` of an optional value: `None` for `None`.
 fn py(value: Option<&str>) -> &str {
@@ -500,9 +532,62 @@ impl Serialize for BuildChrootEnded {
     }
 }
 
-impl BuildChrootStarted {
+/// The parts of [`EventKind`] both build-chroot events share.
+macro_rules! build_chroot_kind {
+    () => {
+        const SUBJECT_IDS: &'static [&'static str] = &["owner", "project", "chroot"];
+        type Details = BuildChrootDetails;
+
+        fn subject_ids(&self) -> Vec<&str> {
+            self.0.subject_ids()
+        }
+
+        fn ce_subject(&self) -> String {
+            self.build.to_string()
+        }
+
+        fn status(&self) -> &'static str {
+            self.status.as_str()
+        }
+
+        fn usernames(&self) -> Vec<String> {
+            self.0.usernames()
+        }
+
+        fn packages(&self) -> Vec<String> {
+            self.0.packages()
+        }
+
+        fn url(&self) -> Option<String> {
+            Some(self.0.url())
+        }
+
+        fn details(&self) -> BuildChrootDetails {
+            self.0.details()
+        }
+    };
+}
+
+impl EventKind for BuildChrootStarted {
+    const TYPE: EventType = EventType::BuildChrootStarted;
+    const TITLE: &'static str = "Build Chroot Started";
+    const DESCRIPTION: &'static str = "Sent by the Copr build system right before a worker starts a build in one mock chroot. Copr's fedmsg-era body of topic copr.build.start; every field is present, ip, user, pkg and version may be null.";
+    const SUBJECT_TOKENS: &'static str = "build.chroot.started";
+    build_chroot_kind!();
+
+    fn examples() -> Vec<Value> {
+        vec![serde_json::json!({
+            "status": 3,
+            "what": "build start: user:churchyard copr:python3.8 pkg:python-hypothesis build:945012 ip:172.25.93.20 pid:3762",
+            "chroot": "fedora-rawhide-x86_64", "ip": "172.25.93.20", "user": "churchyard",
+            "who": "backend.worker-23551-PC", "pid": 3762, "copr": "python3.8",
+            "version": "4.23.8-1.fc31", "build": 945012, "owner": "@python",
+            "pkg": "python-hypothesis"
+        })]
+    }
+
     /// copr-messaging's summary: `Copr Message in project "o/p": build N: chroot "c" started.`
-    pub(crate) fn summary(&self) -> String {
+    fn summary(&self) -> String {
         format!(
             "{}: chroot \"{}\" started.",
             self.summary_prefix(),
@@ -511,28 +596,36 @@ impl BuildChrootStarted {
     }
 
     /// Who caused the start: the submitter.
-    pub(crate) fn agent_name(&self) -> Option<String> {
+    fn agent_name(&self) -> Option<String> {
         self.submitter().map(str::to_owned)
-    }
-
-    pub(crate) fn describe_into(&self, out: &mut Map<String, Value>) {
-        self.0.describe_into(out)
     }
 }
 
-impl BuildChrootEnded {
+impl EventKind for BuildChrootEnded {
+    const TYPE: EventType = EventType::BuildChrootEnded;
+    const TITLE: &'static str = "Build Chroot Ended";
+    const DESCRIPTION: &'static str = "Sent by the Copr build system right after a worker finished a build in one mock chroot. Copr's fedmsg-era body of topic copr.build.end; every field is present, ip, user, pkg and version may be null.";
+    const SUBJECT_TOKENS: &'static str = "build.chroot.ended";
+    build_chroot_kind!();
+
+    fn examples() -> Vec<Value> {
+        vec![serde_json::json!({
+            "status": 0,
+            "what": "build end: user:kbaig copr:test build:942697 pkg:tkn version:0.1.2-1.fc30 ip:172.25.91.143 pid:26197 status:0",
+            "chroot": "fedora-29-x86_64", "ip": "172.25.91.143", "user": "kbaig",
+            "who": "backend.worker-14783-PC", "pid": 26197, "copr": "test",
+            "version": "0.1.2-1.fc30", "build": 942697, "owner": "kbaig", "pkg": "tkn"
+        })]
+    }
+
     /// copr-messaging's summary: `... chroot "c" ended as "succeeded".`
-    pub(crate) fn summary(&self) -> String {
+    fn summary(&self) -> String {
         format!(
             "{}: chroot \"{}\" ended as \"{}\".",
             self.summary_prefix(),
             self.chroot,
             self.status
         )
-    }
-
-    pub(crate) fn describe_into(&self, out: &mut Map<String, Value>) {
-        self.0.describe_into(out)
     }
 }
 

@@ -1,10 +1,16 @@
-//! The six event types, their wire bodies and the consumer accessors.
+//! The event types, their wire bodies and the consumer accessors.
 //!
 //! Every type's body is the original system's body, unchanged: Pulp 2's
 //! notifier documents for the `repo-*` events and Copr's fedmsg-era body for
 //! the `build-chroot-*` events. [`Event::decode`] takes a topic (any of the
 //! real wire topics, see [`wire`]) and body bytes, validates the body against
 //! the type's JSON Schema and returns the typed event.
+//!
+//! Each body struct implements [`EventKind`], the one contract of a type:
+//! its name, schema metadata, subject, summary and accessors. [`Event`] is
+//! the enum of all of them, generated with its dispatch from the one list
+//! in [`crate::event_type`]; a new type is one line there and one
+//! `impl EventKind`.
 //!
 //! ```
 //! use repobus::Event;
@@ -15,117 +21,40 @@
 //! ```
 
 mod copr;
+mod describe;
 mod pulp;
 pub mod wire;
 
 use std::fmt;
-use std::str::FromStr;
 
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-pub use copr::{BuildChroot, BuildChrootBuilder, BuildChrootEnded, BuildChrootStarted, CoprStatus};
+pub use copr::{
+    BuildChroot, BuildChrootBuilder, BuildChrootDetails, BuildChrootEnded, BuildChrootStarted,
+    CoprStatus,
+};
+pub use describe::Description;
 pub use pulp::{
-    Outcome, PublishResultsNs, PulpResult, RepoPublishFinished, RepoPublishStarted,
-    RepoSyncFinished, RepoSyncStarted, SyncResultsNs,
+    Outcome, OutcomeDetails, PublishResultsNs, PulpResult, RepoPublishFinished,
+    RepoPublishFinishedDetails, RepoPublishStarted, RepoPublishStartedDetails, RepoSyncFinished,
+    RepoSyncFinishedDetails, RepoSyncStarted, RepoSyncStartedDetails, SyncResultsNs,
 };
 
 use crate::error::DecodeError;
+use crate::event_type::with_event_types;
+pub use crate::event_type::{EventType, UnknownEventType};
+use crate::schema::{self, Compiled};
 
 /// Unknown fields of a body, kept in their original order so that decoding
 /// and encoding again gives back the same JSON.
 pub type Extra = Map<String, Value>;
 
-/// One of the six event types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum EventType {
-    /// `repo-sync-started`
-    RepoSyncStarted,
-    /// `repo-sync-finished`
-    RepoSyncFinished,
-    /// `repo-publish-started`
-    RepoPublishStarted,
-    /// `repo-publish-finished`
-    RepoPublishFinished,
-    /// `build-chroot-started`
-    BuildChrootStarted,
-    /// `build-chroot-ended`
-    BuildChrootEnded,
-}
-
-impl EventType {
-    /// All six types.
-    pub const ALL: [EventType; 6] = [
-        EventType::RepoSyncStarted,
-        EventType::RepoSyncFinished,
-        EventType::RepoPublishStarted,
-        EventType::RepoPublishFinished,
-        EventType::BuildChrootStarted,
-        EventType::BuildChrootEnded,
-    ];
-
-    /// The type ID, e.g. `repo-sync-finished`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventType::RepoSyncStarted => "repo-sync-started",
-            EventType::RepoSyncFinished => "repo-sync-finished",
-            EventType::RepoPublishStarted => "repo-publish-started",
-            EventType::RepoPublishFinished => "repo-publish-finished",
-            EventType::BuildChrootStarted => "build-chroot-started",
-            EventType::BuildChrootEnded => "build-chroot-ended",
-        }
-    }
-
-    /// Pulp 2's own name of the type (`repo.sync.finish`), as its notifiers
-    /// send it; `None` for the Copr types.
-    pub fn pulp2_name(self) -> Option<&'static str> {
-        match self {
-            EventType::RepoSyncStarted => Some("repo.sync.start"),
-            EventType::RepoSyncFinished => Some("repo.sync.finish"),
-            EventType::RepoPublishStarted => Some("repo.publish.start"),
-            EventType::RepoPublishFinished => Some("repo.publish.finish"),
-            EventType::BuildChrootStarted | EventType::BuildChrootEnded => None,
-        }
-    }
-
-    /// True for the four Pulp repository events.
-    pub fn is_pulp(self) -> bool {
-        !self.is_copr()
-    }
-
-    /// True for the two Copr build-chroot events.
-    pub fn is_copr(self) -> bool {
-        matches!(
-            self,
-            EventType::BuildChrootStarted | EventType::BuildChrootEnded
-        )
-    }
-}
-
-impl fmt::Display for EventType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The error for a name that is not one of the six event types.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown event type {0:?}; expected one of repo-sync-started, repo-sync-finished, repo-publish-started, repo-publish-finished, build-chroot-started, build-chroot-ended")]
-pub struct UnknownEventType(pub String);
-
-impl FromStr for EventType {
-    type Err = UnknownEventType;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        EventType::ALL
-            .into_iter()
-            .find(|t| t.as_str() == s)
-            .ok_or_else(|| UnknownEventType(s.to_owned()))
-    }
-}
-
 /// fedora-messaging's severity levels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// 10
     Debug,
@@ -159,40 +88,222 @@ impl Severity {
     }
 }
 
-/// A decoded event of any of the six types.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    /// `repo-sync-started`
-    RepoSyncStarted(RepoSyncStarted),
-    /// `repo-sync-finished`
-    RepoSyncFinished(RepoSyncFinished),
-    /// `repo-publish-started`
-    RepoPublishStarted(RepoPublishStarted),
-    /// `repo-publish-finished`
-    RepoPublishFinished(RepoPublishFinished),
-    /// `build-chroot-started`
-    BuildChrootStarted(BuildChrootStarted),
-    /// `build-chroot-ended`
-    BuildChrootEnded(BuildChrootEnded),
+/// The contract of one event type, implemented by its body struct.
+///
+/// Everything repobus knows about a type is here or derived from here: its
+/// JSON Schema (from the struct, with [`EventKind::TITLE`],
+/// [`EventKind::DESCRIPTION`] and [`EventKind::examples`]), its NATS
+/// subject ([`EventKind::SUBJECT_TOKENS`] and
+/// [`EventKind::subject_ids`]), the CloudEvents `subject`, and the
+/// accessors a consumer reads.
+///
+/// ```
+/// use repobus::events::{EventKind, RepoSyncStarted};
+/// use repobus::EventType;
+///
+/// let event = RepoSyncStarted::new("pulp-f17".parse().unwrap());
+/// assert_eq!(RepoSyncStarted::TYPE, EventType::RepoSyncStarted);
+/// assert_eq!(event.subject_ids(), ["pulp-f17"]);
+/// assert_eq!(event.status(), "running");
+/// ```
+pub trait EventKind:
+    Serialize + DeserializeOwned + JsonSchema + Clone + fmt::Debug + PartialEq + Into<Event>
+{
+    /// The type this struct is the body of.
+    const TYPE: EventType;
+    /// The schema's `title`.
+    const TITLE: &'static str;
+    /// The schema's `description`: when the event fires and what it holds.
+    const DESCRIPTION: &'static str;
+    /// The subject tokens after the prefix that name the type
+    /// (`repo.sync.started`); the IDs of [`EventKind::subject_ids`] follow.
+    const SUBJECT_TOKENS: &'static str;
+    /// What each of [`EventKind::subject_ids`] is (`["repo_id"]`).
+    const SUBJECT_IDS: &'static [&'static str];
+
+    /// Example bodies for the schema: the source documents' own examples.
+    fn examples() -> Vec<Value>;
+
+    /// The IDs the subject carries after the type tokens, unescaped, in the
+    /// order of [`EventKind::SUBJECT_IDS`].
+    fn subject_ids(&self) -> Vec<&str>;
+
+    /// The CloudEvents `subject`: what the event is about (the repository
+    /// ID, the Copr build ID).
+    fn ce_subject(&self) -> String;
+
+    /// One human-readable line.
+    fn summary(&self) -> String;
+
+    /// The state the event reports (`running`, `success`, `succeeded`, ...).
+    fn status(&self) -> &'static str;
+
+    /// The accessors only this type has (`repo_id`, `result`, ...), as a
+    /// struct whose field names are the names `inspect` prints.
+    type Details: Serialize + fmt::Debug + Clone + PartialEq;
+
+    /// The accessors only this type has.
+    fn details(&self) -> Self::Details;
+
+    /// Users affected by the event.
+    fn usernames(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Packages the event is about.
+    fn packages(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// A page about the event.
+    fn url(&self) -> Option<String> {
+        None
+    }
+
+    /// The user who caused the event.
+    fn agent_name(&self) -> Option<String> {
+        None
+    }
+
+    /// How much attention the event deserves.
+    fn severity(&self) -> Severity {
+        Severity::Info
+    }
 }
 
-macro_rules! impl_from {
-    ($($t:ident),*) => {$(
-        impl From<$t> for Event {
-            fn from(e: $t) -> Event {
-                Event::$t(e)
+/// Generates [`Event`] and every function that dispatches over the types,
+/// from the one list in [`crate::event_type`]. This is the only place that
+/// matches on all the types.
+macro_rules! define_event {
+    ($($variant:ident = $id:literal,)*) => {
+        /// A decoded event of any type.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum Event {
+            $(
+                #[doc = concat!("`", $id, "`")]
+                $variant($variant),
+            )*
+        }
+
+        /// The accessors only some types have: one variant per type,
+        /// serialized as the type's own fields (see [`Description`]).
+        #[derive(Debug, Clone, PartialEq, Serialize)]
+        #[serde(untagged)]
+        pub enum Details {
+            $(
+                #[doc = concat!("`", $id, "`")]
+                $variant(<$variant as EventKind>::Details),
+            )*
+        }
+
+        impl Event {
+            /// The accessors only this event's type has.
+            pub fn details(&self) -> Details {
+                match self {
+                    $(Event::$variant(e) => Details::$variant(e.details()),)*
+                }
             }
         }
-    )*};
+
+        $(
+            impl From<$variant> for Event {
+                fn from(e: $variant) -> Event {
+                    Event::$variant(e)
+                }
+            }
+        )*
+
+        /// Runs `$body` with `$e` bound to the event's typed body.
+        macro_rules! dispatch {
+            ($event:expr, $e:ident => $body:expr) => {
+                match $event {
+                    $(Event::$variant($e) => $body,)*
+                }
+            };
+        }
+
+        impl EventType {
+            /// The schema's title.
+            pub fn title(self) -> &'static str {
+                match self {
+                    $(EventType::$variant => <$variant as EventKind>::TITLE,)*
+                }
+            }
+
+            /// The schema's description.
+            pub fn description(self) -> &'static str {
+                match self {
+                    $(EventType::$variant => <$variant as EventKind>::DESCRIPTION,)*
+                }
+            }
+
+            /// The subject tokens naming the type (`repo.sync.started`).
+            pub fn subject_tokens(self) -> &'static str {
+                match self {
+                    $(EventType::$variant => <$variant as EventKind>::SUBJECT_TOKENS,)*
+                }
+            }
+
+            /// What the IDs after the type tokens are (`["repo_id"]`).
+            pub fn subject_ids(self) -> &'static [&'static str] {
+                match self {
+                    $(EventType::$variant => <$variant as EventKind>::SUBJECT_IDS,)*
+                }
+            }
+
+            /// The example bodies of the type's schema.
+            pub fn examples(self) -> Vec<Value> {
+                match self {
+                    $(EventType::$variant => <$variant as EventKind>::examples(),)*
+                }
+            }
+
+            /// The type's JSON Schema, generated from its body struct.
+            pub fn schema(self) -> Value {
+                match self {
+                    $(EventType::$variant => schema::generate::<$variant>(
+                        self,
+                        <$variant as EventKind>::TITLE,
+                        <$variant as EventKind>::DESCRIPTION,
+                        <$variant as EventKind>::examples(),
+                    ),)*
+                }
+            }
+
+            /// The type's compiled schema (compiled once per process).
+            pub(crate) fn compiled(self) -> &'static Compiled {
+                static COMPILED: std::sync::OnceLock<Vec<Compiled>> = std::sync::OnceLock::new();
+                let all = COMPILED.get_or_init(|| {
+                    EventType::ALL.into_iter().map(|t| Compiled::new(t, &t.schema())).collect()
+                });
+                // The variants are numbered in the order of `EventType::ALL`.
+                &all[self as usize]
+            }
+
+            /// Decodes a schema-valid body of this type; `serde_path_to_error`
+            /// names the path of what the schema cannot say (`1.0` where an
+            /// integer is due).
+            fn deserialize(self, body: Value) -> Result<Event, DecodeError> {
+                let typed = |e: serde_path_to_error::Error<serde_json::Error>| {
+                    DecodeError::invalid(self, crate::json_path::from_serde(e.path()), e.inner().to_string())
+                };
+                match self {
+                    $(EventType::$variant => serde_path_to_error::deserialize::<_, $variant>(body)
+                        .map(Event::$variant)
+                        .map_err(typed),)*
+                }
+            }
+
+            /// Decodes a schema-valid body without path tracking.
+            fn deserialize_fast(self, body: &Value) -> Result<Event, serde_json::Error> {
+                match self {
+                    $(EventType::$variant => $variant::deserialize(body).map(Event::$variant),)*
+                }
+            }
+        }
+    };
 }
-impl_from!(
-    RepoSyncStarted,
-    RepoSyncFinished,
-    RepoPublishStarted,
-    RepoPublishFinished,
-    BuildChrootStarted,
-    BuildChrootEnded
-);
+with_event_types!(define_event);
 
 impl Event {
     /// Decodes a body received on `topic`.
@@ -201,6 +312,15 @@ impl Event {
     /// maps onto one (see [`wire::resolve_topic`]). The body is validated
     /// against the type's JSON Schema first, so an error names the field (as
     /// a JSON path) and the rule it breaks.
+    ///
+    /// ```
+    /// use repobus::Event;
+    ///
+    /// let event = Event::decode("repo.sync.start", br#"{"repo_id": "pulp-f17"}"#).unwrap();
+    /// assert_eq!(event.event_type().as_str(), "repo-sync-started");
+    /// let err = Event::decode("repo-sync-started", br#"{"repo_id": 7}"#).unwrap_err();
+    /// assert_eq!(err.to_string(), "repo-sync-started: $.repo_id: 7 must be a string");
+    /// ```
     pub fn decode(topic: &str, body: &[u8]) -> Result<Event, DecodeError> {
         let form = wire::resolve_topic(topic)?;
         let value: Value = serde_json::from_slice(body).map_err(|source| DecodeError::Json {
@@ -211,109 +331,69 @@ impl Event {
     }
 
     /// Decodes an already-parsed body received on `topic`.
+    ///
+    /// ```
+    /// use repobus::Event;
+    ///
+    /// let body = serde_json::json!({"repo_id": "pulp-f17"});
+    /// assert!(Event::decode_value("repo-sync-started", body).is_ok());
+    /// ```
     pub fn decode_value(topic: &str, body: Value) -> Result<Event, DecodeError> {
         Event::from_wire_value(wire::resolve_topic(topic)?, body)
     }
 
     /// Decodes a body of a known type, in the type's own (repobus) form.
+    ///
+    /// ```
+    /// use repobus::{Event, EventType};
+    ///
+    /// let body = serde_json::json!({"repo_id": "pulp-f17"});
+    /// assert!(Event::from_value(EventType::RepoSyncStarted, body).is_ok());
+    /// ```
     pub fn from_value(event_type: EventType, body: Value) -> Result<Event, DecodeError> {
         Event::from_wire_value(wire::WireForm::Native(event_type), body)
     }
 
     pub(crate) fn from_wire_value(form: wire::WireForm, body: Value) -> Result<Event, DecodeError> {
+        if let wire::WireForm::Pulp2Amqp(_) = form {
+            // The body is the notifier document: a rule broken in its
+            // payload is reported at `$.payload...`, as received.
+            let event_type = form.event_type();
+            let payload = wire::normalize(form, body)?;
+            return Event::from_wire_value(wire::WireForm::Pulp2(event_type), payload)
+                .map_err(|e| e.under_path("$.payload"));
+        }
         let event_type = form.event_type();
         let body = wire::normalize(form, body)?;
+        let compiled = event_type.compiled();
         // The common case: the body passes the compiled schema and decodes.
-        if crate::schema::is_valid(event_type, &body) {
-            if let Ok(event) = Event::typed(event_type, &body) {
+        if compiled.is_valid(&body) {
+            if let Ok(event) = event_type.deserialize_fast(&body) {
                 return Ok(event);
             }
         }
         // Otherwise collect every violation with its path and rule; the
         // typed decode (with path tracking) catches what no schema can say,
         // such as a number written `1.0` where an integer is due.
-        crate::schema::validate(event_type, &body)?;
-        let typed = |e: serde_path_to_error::Error<serde_json::Error>| {
-            DecodeError::invalid(event_type, json_path(e.path()), e.inner().to_string())
-        };
-        Ok(match event_type {
-            EventType::RepoSyncStarted => {
-                Event::RepoSyncStarted(serde_path_to_error::deserialize(body).map_err(typed)?)
-            }
-            EventType::RepoSyncFinished => {
-                Event::RepoSyncFinished(serde_path_to_error::deserialize(body).map_err(typed)?)
-            }
-            EventType::RepoPublishStarted => {
-                Event::RepoPublishStarted(serde_path_to_error::deserialize(body).map_err(typed)?)
-            }
-            EventType::RepoPublishFinished => {
-                Event::RepoPublishFinished(serde_path_to_error::deserialize(body).map_err(typed)?)
-            }
-            EventType::BuildChrootStarted => {
-                Event::BuildChrootStarted(serde_path_to_error::deserialize(body).map_err(typed)?)
-            }
-            EventType::BuildChrootEnded => {
-                Event::BuildChrootEnded(serde_path_to_error::deserialize(body).map_err(typed)?)
-            }
-        })
-    }
-
-    /// Decodes a schema-valid body without path tracking.
-    fn typed(event_type: EventType, body: &Value) -> Result<Event, serde_json::Error> {
-        Ok(match event_type {
-            EventType::RepoSyncStarted => Event::RepoSyncStarted(Deserialize::deserialize(body)?),
-            EventType::RepoSyncFinished => Event::RepoSyncFinished(Deserialize::deserialize(body)?),
-            EventType::RepoPublishStarted => {
-                Event::RepoPublishStarted(Deserialize::deserialize(body)?)
-            }
-            EventType::RepoPublishFinished => {
-                Event::RepoPublishFinished(Deserialize::deserialize(body)?)
-            }
-            EventType::BuildChrootStarted => {
-                Event::BuildChrootStarted(Deserialize::deserialize(body)?)
-            }
-            EventType::BuildChrootEnded => Event::BuildChrootEnded(Deserialize::deserialize(body)?),
-        })
+        compiled.validate(&body)?;
+        event_type.deserialize(body)
     }
 
     /// The event's type.
     pub fn event_type(&self) -> EventType {
-        match self {
-            Event::RepoSyncStarted(_) => EventType::RepoSyncStarted,
-            Event::RepoSyncFinished(_) => EventType::RepoSyncFinished,
-            Event::RepoPublishStarted(_) => EventType::RepoPublishStarted,
-            Event::RepoPublishFinished(_) => EventType::RepoPublishFinished,
-            Event::BuildChrootStarted(_) => EventType::BuildChrootStarted,
-            Event::BuildChrootEnded(_) => EventType::BuildChrootEnded,
-        }
+        dispatch!(self, e => kind_of(e))
     }
 
     /// The wire body as JSON.
     pub fn to_value(&self) -> Value {
-        let result = match self {
-            Event::RepoSyncStarted(e) => serde_json::to_value(e),
-            Event::RepoSyncFinished(e) => serde_json::to_value(e),
-            Event::RepoPublishStarted(e) => serde_json::to_value(e),
-            Event::RepoPublishFinished(e) => serde_json::to_value(e),
-            Event::BuildChrootStarted(e) => serde_json::to_value(e),
-            Event::BuildChrootEnded(e) => serde_json::to_value(e),
-        };
         // Every field is a string, number, null or JSON value with string
         // keys, so serialization to a Value cannot fail.
-        result.unwrap_or(Value::Null)
+        dispatch!(self, e => serde_json::to_value(e)).unwrap_or(Value::Null)
     }
 
     /// The wire body as JSON bytes.
     pub fn to_vec(&self) -> Vec<u8> {
-        let result = match self {
-            Event::RepoSyncStarted(e) => serde_json::to_vec(e),
-            Event::RepoSyncFinished(e) => serde_json::to_vec(e),
-            Event::RepoPublishStarted(e) => serde_json::to_vec(e),
-            Event::RepoPublishFinished(e) => serde_json::to_vec(e),
-            Event::BuildChrootStarted(e) => serde_json::to_vec(e),
-            Event::BuildChrootEnded(e) => serde_json::to_vec(e),
-        };
-        result.unwrap_or_default()
+        dispatch!(self, e => serde_json::to_vec(e)).unwrap_or_default()
     }
 
     /// The repository ID of a Pulp event, `None` for Copr events.
@@ -323,7 +403,7 @@ impl Event {
             Event::RepoSyncFinished(e) => Some(&e.repo_id),
             Event::RepoPublishStarted(e) => Some(&e.repo_id),
             Event::RepoPublishFinished(e) => Some(&e.repo_id),
-            Event::BuildChrootStarted(_) | Event::BuildChrootEnded(_) => None,
+            _ => None,
         }
     }
 
@@ -336,98 +416,89 @@ impl Event {
         }
     }
 
+    /// The IDs the subject carries after the type tokens.
+    pub fn subject_ids(&self) -> Vec<&str> {
+        dispatch!(self, e => e.subject_ids())
+    }
+
+    /// The CloudEvents `subject`: the repository ID, or the Copr build ID.
+    pub fn ce_subject(&self) -> String {
+        dispatch!(self, e => e.ce_subject())
+    }
+
     /// One human-readable line (also what `Display` prints).
     ///
     /// For Copr events this is copr-messaging's text, character for
     /// character: `Copr Message in project "@python/python3.8": build 945012: chroot "fedora-rawhide-x86_64" started.`
     pub fn summary(&self) -> String {
-        match self {
-            Event::RepoSyncStarted(e) => e.summary(),
-            Event::RepoSyncFinished(e) => e.summary(),
-            Event::RepoPublishStarted(e) => e.summary(),
-            Event::RepoPublishFinished(e) => e.summary(),
-            Event::BuildChrootStarted(e) => e.summary(),
-            Event::BuildChrootEnded(e) => e.summary(),
-        }
+        dispatch!(self, e => e.summary())
     }
 
     /// `running` for Pulp's started events, the result (`success`, `failed`,
     /// `error`, `canceled`) for finished ones, and Copr's status name for
     /// build-chroot events.
     pub fn status(&self) -> &'static str {
-        match self {
-            Event::RepoSyncStarted(_) | Event::RepoPublishStarted(_) => "running",
-            Event::RepoSyncFinished(e) => e.outcome.result.as_str(),
-            Event::RepoPublishFinished(e) => e.outcome.result.as_str(),
-            Event::BuildChrootStarted(e) => e.status.as_str(),
-            Event::BuildChrootEnded(e) => e.status.as_str(),
-        }
+        dispatch!(self, e => e.status())
     }
 
     /// Users affected by the event (copr-messaging's rule for Copr; Pulp's
     /// bodies name no user, so empty).
     pub fn usernames(&self) -> Vec<String> {
-        self.build_chroot()
-            .map(BuildChroot::usernames)
-            .unwrap_or_default()
+        dispatch!(self, e => e.usernames())
     }
 
     /// Packages the event is about: the Copr package name when known.
     pub fn packages(&self) -> Vec<String> {
-        self.build_chroot()
-            .map(BuildChroot::packages)
-            .unwrap_or_default()
+        dispatch!(self, e => e.packages())
     }
 
     /// A page about the event: the Copr build's page. Pulp's bodies do not
     /// name their server, so `None` for Pulp events.
     pub fn url(&self) -> Option<String> {
-        self.build_chroot().map(BuildChroot::url)
+        dispatch!(self, e => e.url())
     }
 
     /// The user who caused the event: the submitter of a started Copr build;
     /// `None` otherwise (a build ends or is canceled by the system or any
     /// admin, and Pulp's bodies name no user).
     pub fn agent_name(&self) -> Option<String> {
-        match self {
-            Event::BuildChrootStarted(e) => e.agent_name(),
-            _ => None,
-        }
+        dispatch!(self, e => e.agent_name())
     }
 
     /// How much attention the event deserves: `error` for failed or errored
     /// Pulp operations, `warning` for canceled ones, `info` otherwise (as
     /// copr-messaging, which leaves every build message at `info`).
     pub fn severity(&self) -> Severity {
-        match self {
-            Event::RepoSyncFinished(e) => e.severity(),
-            Event::RepoPublishFinished(e) => e.severity(),
-            _ => Severity::Info,
-        }
+        dispatch!(self, e => e.severity())
     }
 
-    /// Every accessor of this type as one JSON object, `type` first: what
-    /// `repobus inspect` prints for a message.
-    pub fn describe(&self) -> Map<String, Value> {
-        let mut out = Map::new();
-        out.insert("type".into(), self.event_type().as_str().into());
-        match self {
-            Event::RepoSyncStarted(e) => e.describe_into(&mut out),
-            Event::RepoSyncFinished(e) => e.describe_into(&mut out),
-            Event::RepoPublishStarted(e) => e.describe_into(&mut out),
-            Event::RepoPublishFinished(e) => e.describe_into(&mut out),
-            Event::BuildChrootStarted(e) => e.describe_into(&mut out),
-            Event::BuildChrootEnded(e) => e.describe_into(&mut out),
+    /// Every accessor as one typed value: what `repobus inspect` prints.
+    ///
+    /// ```
+    /// use repobus::Event;
+    ///
+    /// let event = Event::decode("repo-sync-started", br#"{"repo_id": "pulp-f17"}"#).unwrap();
+    /// let text = serde_json::to_string(&event.describe()).unwrap();
+    /// assert!(text.starts_with(r#"{"type":"repo-sync-started","repo_id":"pulp-f17","status":"running""#), "{text}");
+    /// ```
+    pub fn describe(&self) -> Description {
+        Description {
+            event_type: self.event_type(),
+            details: self.details(),
+            status: self.status(),
+            summary: self.summary(),
+            usernames: self.usernames(),
+            packages: self.packages(),
+            url: self.url(),
+            agent_name: self.agent_name(),
+            severity: self.severity(),
         }
-        out.insert("status".into(), self.status().into());
-        out.insert("summary".into(), self.summary().into());
-        out.insert("usernames".into(), self.usernames().into());
-        out.insert("packages".into(), self.packages().into());
-        out.insert("url".into(), self.url().into());
-        out.insert("agent_name".into(), self.agent_name().into());
-        out.insert("severity".into(), self.severity().as_str().into());
-        out
     }
+}
+
+/// The type of a typed body, as a function so that `dispatch!` can use it.
+fn kind_of<T: EventKind>(_: &T) -> EventType {
+    T::TYPE
 }
 
 impl fmt::Display for Event {
@@ -438,14 +509,7 @@ impl fmt::Display for Event {
 
 impl Serialize for Event {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Event::RepoSyncStarted(e) => e.serialize(serializer),
-            Event::RepoSyncFinished(e) => e.serialize(serializer),
-            Event::RepoPublishStarted(e) => e.serialize(serializer),
-            Event::RepoPublishFinished(e) => e.serialize(serializer),
-            Event::BuildChrootStarted(e) => e.serialize(serializer),
-            Event::BuildChrootEnded(e) => e.serialize(serializer),
-        }
+        dispatch!(self, e => e.serialize(serializer))
     }
 }
 
@@ -508,33 +572,4 @@ pub(crate) use string_enum_schema;
 /// The first line of a possibly multi-line message.
 pub(crate) fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or("").trim_end()
-}
-
-/// Renders a serde path as a JSON path: `$.started`, `$.summary.items[0]`.
-pub(crate) fn json_path(path: &serde_path_to_error::Path) -> String {
-    let mut out = String::from("$");
-    for segment in path.iter() {
-        match segment {
-            serde_path_to_error::Segment::Seq { index } => out.push_str(&format!("[{index}]")),
-            serde_path_to_error::Segment::Map { key } => push_key(&mut out, key),
-            serde_path_to_error::Segment::Enum { variant } => push_key(&mut out, variant),
-            serde_path_to_error::Segment::Unknown => out.push_str(".?"),
-        }
-    }
-    out
-}
-
-/// Appends `.key`, or `["key"]` when the key is not a plain identifier.
-pub(crate) fn push_key(out: &mut String, key: &str) {
-    let plain = !key.is_empty()
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !key.starts_with(|c: char| c.is_ascii_digit());
-    if plain {
-        out.push('.');
-        out.push_str(key);
-    } else {
-        out.push('[');
-        out.push_str(&Value::from(key).to_string());
-        out.push(']');
-    }
 }

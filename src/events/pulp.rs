@@ -6,8 +6,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::events::{first_line, Extra, Severity};
-use crate::{ResourceId, Timestamp};
+use crate::events::{first_line, EventKind, Extra, Severity};
+use crate::{EventType, ResourceId, Timestamp};
 
 /// How a Pulp sync or publish ended: the `result` field of a finished event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -96,13 +96,47 @@ impl RepoSyncStarted {
             extra: Extra::new(),
         }
     }
+}
 
-    pub(crate) fn summary(&self) -> String {
+/// The accessors of `repo-sync-started` beyond the common ones.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RepoSyncStartedDetails {
+    /// The repository.
+    pub repo_id: String,
+}
+
+impl EventKind for RepoSyncStarted {
+    const TYPE: EventType = EventType::RepoSyncStarted;
+    const TITLE: &'static str = "Repository Sync Started";
+    const DESCRIPTION: &'static str = "Fired when a repository sync begins (Pulp 2 event type repo-sync-started). Contains the ID of the repository being synchronized.";
+    const SUBJECT_TOKENS: &'static str = "repo.sync.started";
+    const SUBJECT_IDS: &'static [&'static str] = &["repo_id"];
+    type Details = RepoSyncStartedDetails;
+
+    fn examples() -> Vec<Value> {
+        vec![serde_json::json!({"repo_id": "pulp-f17"})]
+    }
+
+    fn subject_ids(&self) -> Vec<&str> {
+        vec![self.repo_id.as_str()]
+    }
+
+    fn ce_subject(&self) -> String {
+        self.repo_id.to_string()
+    }
+
+    fn summary(&self) -> String {
         format!("Pulp repository \"{}\": sync started.", self.repo_id)
     }
 
-    pub(crate) fn describe_into(&self, out: &mut Map<String, Value>) {
-        out.insert("repo_id".into(), self.repo_id.as_str().into());
+    fn status(&self) -> &'static str {
+        "running"
+    }
+
+    fn details(&self) -> RepoSyncStartedDetails {
+        RepoSyncStartedDetails {
+            repo_id: self.repo_id.to_string(),
+        }
     }
 }
 
@@ -127,17 +161,53 @@ impl RepoPublishStarted {
             extra: Extra::new(),
         }
     }
+}
 
-    pub(crate) fn summary(&self) -> String {
+/// The accessors of `repo-publish-started` beyond the common ones.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RepoPublishStartedDetails {
+    /// The repository.
+    pub repo_id: String,
+    /// The distributor.
+    pub distributor_id: String,
+}
+
+impl EventKind for RepoPublishStarted {
+    const TYPE: EventType = EventType::RepoPublishStarted;
+    const TITLE: &'static str = "Repository Publish Started";
+    const DESCRIPTION: &'static str = "Fired when a repository publish begins, including an automatic publish after a sync (Pulp 2 event type repo-publish-started). Contains the IDs of the repository and of the distributor performing the publish.";
+    const SUBJECT_TOKENS: &'static str = "repo.publish.started";
+    const SUBJECT_IDS: &'static [&'static str] = &["repo_id"];
+    type Details = RepoPublishStartedDetails;
+
+    fn examples() -> Vec<Value> {
+        vec![serde_json::json!({"repo_id": "pulp-f16", "distributor_id": "yum_distributor"})]
+    }
+
+    fn subject_ids(&self) -> Vec<&str> {
+        vec![self.repo_id.as_str()]
+    }
+
+    fn ce_subject(&self) -> String {
+        self.repo_id.to_string()
+    }
+
+    fn summary(&self) -> String {
         format!(
             "Pulp repository \"{}\": publish by distributor \"{}\" started.",
             self.repo_id, self.distributor_id
         )
     }
 
-    pub(crate) fn describe_into(&self, out: &mut Map<String, Value>) {
-        out.insert("repo_id".into(), self.repo_id.as_str().into());
-        out.insert("distributor_id".into(), self.distributor_id.as_str().into());
+    fn status(&self) -> &'static str {
+        "running"
+    }
+
+    fn details(&self) -> RepoPublishStartedDetails {
+        RepoPublishStartedDetails {
+            repo_id: self.repo_id.to_string(),
+            distributor_id: self.distributor_id.to_string(),
+        }
     }
 }
 
@@ -210,15 +280,45 @@ impl Outcome {
         }
     }
 
-    fn describe_into(&self, out: &mut Map<String, Value>) {
-        out.insert("id".into(), self.id.as_str().into());
-        out.insert("result".into(), self.result.as_str().into());
-        out.insert("started".into(), self.started.to_string().into());
-        out.insert("completed".into(), self.completed.to_string().into());
-        out.insert("duration_seconds".into(), self.duration_seconds().into());
-        out.insert("exception".into(), self.exception.clone().into());
-        out.insert("traceback".into(), self.traceback.clone().into());
-        out.insert("error_message".into(), self.error_message.clone().into());
+    fn details(&self) -> OutcomeDetails {
+        OutcomeDetails {
+            id: self.id.to_string(),
+            result: self.result,
+            started: self.started.to_string(),
+            completed: self.completed.to_string(),
+            duration_seconds: self.duration_seconds(),
+            exception: self.exception.clone(),
+            traceback: self.traceback.clone(),
+            error_message: self.error_message.clone(),
+        }
+    }
+}
+
+/// The accessors of a Pulp result document that sync and publish share.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutcomeDetails {
+    /// Pulp's ID of the result document (`4ff7413a8a905b777d000072`).
+    pub id: String,
+    /// `success`, `failed`, `error` or `canceled`.
+    pub result: PulpResult,
+    /// When the operation started, as written in the body.
+    pub started: String,
+    /// When it completed, as written in the body.
+    pub completed: String,
+    /// Seconds from `started` to `completed`.
+    pub duration_seconds: i64,
+    /// The exception, or null.
+    pub exception: Option<String>,
+    /// Its traceback, or null.
+    pub traceback: Option<String>,
+    /// The error message, or null.
+    pub error_message: Option<String>,
+}
+
+/// The finished-event parts of [`EventKind`] that sync and publish share.
+impl Outcome {
+    fn status(&self) -> &'static str {
+        self.result.as_str()
     }
 }
 
@@ -253,8 +353,64 @@ pub struct RepoSyncFinished {
     pub extra: Extra,
 }
 
-impl RepoSyncFinished {
-    pub(crate) fn summary(&self) -> String {
+/// The accessors of `repo-sync-finished` beyond the common ones.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RepoSyncFinishedDetails {
+    /// The repository.
+    pub repo_id: String,
+    /// The result document's ID, result, times and error.
+    #[serde(flatten)]
+    pub outcome: OutcomeDetails,
+    /// The importer's type.
+    pub importer_type_id: String,
+    /// The importer.
+    pub importer_id: String,
+    /// Units added.
+    pub added_count: u64,
+    /// Units updated.
+    pub updated_count: u64,
+    /// Units removed.
+    pub removed_count: u64,
+}
+
+impl EventKind for RepoSyncFinished {
+    const TYPE: EventType = EventType::RepoSyncFinished;
+    const TITLE: &'static str = "Repository Sync Finished";
+    const DESCRIPTION: &'static str = "Fired when a repository sync completes, successfully or not (Pulp 2 event type repo-sync-finished). The body is Pulp 2's sync result document: every field is present, exception, traceback, error_message, summary and details may be null.";
+    const SUBJECT_TOKENS: &'static str = "repo.sync.finished";
+    const SUBJECT_IDS: &'static [&'static str] = &["repo_id"];
+    type Details = RepoSyncFinishedDetails;
+
+    fn examples() -> Vec<Value> {
+        vec![
+            serde_json::json!({
+                "importer_type_id": "yum_importer", "importer_id": "yum_importer",
+                "exception": null, "repo_id": "pulp-f16", "removed_count": 0,
+                "started": "2012-07-06T15:49:11Z", "_ns": "repo_sync_results",
+                "completed": "2012-07-06T15:49:14Z", "traceback": null, "summary": {},
+                "added_count": 0, "error_message": null, "updated_count": 0, "details": {},
+                "id": "4ff7413a8a905b777d000072", "result": "success"
+            }),
+            serde_json::json!({
+                "importer_type_id": "yum_importer", "importer_id": "yum_importer",
+                "exception": null, "repo_id": "pulp-f17", "removed_count": 0,
+                "started": "2012-07-06T12:06:02Z", "_ns": "repo_sync_results",
+                "completed": "2012-07-06T12:06:02Z", "traceback": null, "summary": {},
+                "added_count": 0, "error_message": null, "updated_count": 0, "details": null,
+                "id": "4ff70cea8a905b777d00000c", "result": "failed"
+            }),
+        ]
+    }
+
+    fn subject_ids(&self) -> Vec<&str> {
+        vec![self.repo_id.as_str()]
+    }
+
+    fn ce_subject(&self) -> String {
+        self.repo_id.to_string()
+    }
+
+    fn summary(&self) -> String {
         format!(
             "Pulp repository \"{}\": sync {} ({} added, {} updated, {} removed).",
             self.repo_id,
@@ -265,21 +421,24 @@ impl RepoSyncFinished {
         )
     }
 
-    pub(crate) fn severity(&self) -> Severity {
+    fn status(&self) -> &'static str {
+        self.outcome.status()
+    }
+
+    fn severity(&self) -> Severity {
         self.outcome.result.severity()
     }
 
-    pub(crate) fn describe_into(&self, out: &mut Map<String, Value>) {
-        out.insert("repo_id".into(), self.repo_id.as_str().into());
-        self.outcome.describe_into(out);
-        out.insert(
-            "importer_type_id".into(),
-            self.importer_type_id.as_str().into(),
-        );
-        out.insert("importer_id".into(), self.importer_id.as_str().into());
-        out.insert("added_count".into(), self.added_count.into());
-        out.insert("updated_count".into(), self.updated_count.into());
-        out.insert("removed_count".into(), self.removed_count.into());
+    fn details(&self) -> RepoSyncFinishedDetails {
+        RepoSyncFinishedDetails {
+            repo_id: self.repo_id.to_string(),
+            outcome: self.outcome.details(),
+            importer_type_id: self.importer_type_id.to_string(),
+            importer_id: self.importer_id.to_string(),
+            added_count: self.added_count,
+            updated_count: self.updated_count,
+            removed_count: self.removed_count,
+        }
     }
 }
 
@@ -303,8 +462,47 @@ pub struct RepoPublishFinished {
     pub extra: Extra,
 }
 
-impl RepoPublishFinished {
-    pub(crate) fn summary(&self) -> String {
+/// The accessors of `repo-publish-finished` beyond the common ones.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RepoPublishFinishedDetails {
+    /// The repository.
+    pub repo_id: String,
+    /// The distributor.
+    pub distributor_id: String,
+    /// The result document's ID, result, times and error.
+    #[serde(flatten)]
+    pub outcome: OutcomeDetails,
+    /// The distributor's type.
+    pub distributor_type_id: String,
+}
+
+impl EventKind for RepoPublishFinished {
+    const TYPE: EventType = EventType::RepoPublishFinished;
+    const TITLE: &'static str = "Repository Publish Finished";
+    const DESCRIPTION: &'static str = "Fired when a repository publish completes, successfully or not (Pulp 2 event type repo-publish-finished). The body is Pulp 2's publish result document: every field is present, exception, traceback, error_message, summary and details may be null.";
+    const SUBJECT_TOKENS: &'static str = "repo.publish.finished";
+    const SUBJECT_IDS: &'static [&'static str] = &["repo_id"];
+    type Details = RepoPublishFinishedDetails;
+
+    fn examples() -> Vec<Value> {
+        vec![serde_json::json!({
+            "exception": null, "repo_id": "pulp-f16", "started": "2012-07-06T15:53:41Z",
+            "_ns": "repo_publish_results", "completed": "2012-07-06T15:53:43Z",
+            "traceback": null, "distributor_type_id": "yum_distributor", "summary": {},
+            "error_message": null, "details": {}, "distributor_id": "yum_distributor",
+            "id": "4ff742478a905b777d00008b", "result": "success"
+        })]
+    }
+
+    fn subject_ids(&self) -> Vec<&str> {
+        vec![self.repo_id.as_str()]
+    }
+
+    fn ce_subject(&self) -> String {
+        self.repo_id.to_string()
+    }
+
+    fn summary(&self) -> String {
         format!(
             "Pulp repository \"{}\": publish by distributor \"{}\" {}.",
             self.repo_id,
@@ -313,18 +511,21 @@ impl RepoPublishFinished {
         )
     }
 
-    pub(crate) fn severity(&self) -> Severity {
+    fn status(&self) -> &'static str {
+        self.outcome.status()
+    }
+
+    fn severity(&self) -> Severity {
         self.outcome.result.severity()
     }
 
-    pub(crate) fn describe_into(&self, out: &mut Map<String, Value>) {
-        out.insert("repo_id".into(), self.repo_id.as_str().into());
-        out.insert("distributor_id".into(), self.distributor_id.as_str().into());
-        self.outcome.describe_into(out);
-        out.insert(
-            "distributor_type_id".into(),
-            self.distributor_type_id.as_str().into(),
-        );
+    fn details(&self) -> RepoPublishFinishedDetails {
+        RepoPublishFinishedDetails {
+            repo_id: self.repo_id.to_string(),
+            distributor_id: self.distributor_id.to_string(),
+            outcome: self.outcome.details(),
+            distributor_type_id: self.distributor_type_id.to_string(),
+        }
     }
 }
 

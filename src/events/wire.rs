@@ -104,13 +104,36 @@ const PULP2_AMQP_PREFIX: &str = "pulp.server.";
 
 /// The type of one of Pulp 2's event type names (`repo.sync.finish`).
 fn pulp2_event_type(name: &str) -> Option<EventType> {
-    match name {
-        "repo.sync.start" => Some(EventType::RepoSyncStarted),
-        "repo.sync.finish" => Some(EventType::RepoSyncFinished),
-        "repo.publish.start" => Some(EventType::RepoPublishStarted),
-        "repo.publish.finish" => Some(EventType::RepoPublishFinished),
-        _ => None,
+    EventType::ALL
+        .into_iter()
+        .find(|t| t.pulp2_name() == Some(name))
+}
+
+impl EventType {
+    /// Pulp 2's own name of the type (`repo.sync.finish`), as its notifiers
+    /// send it; `None` for the Copr types.
+    ///
+    /// ```
+    /// use repobus::EventType;
+    ///
+    /// assert_eq!(EventType::RepoSyncFinished.pulp2_name(), Some("repo.sync.finish"));
+    /// assert_eq!(EventType::BuildChrootEnded.pulp2_name(), None);
+    /// ```
+    pub fn pulp2_name(self) -> Option<&'static str> {
+        match self {
+            EventType::RepoSyncStarted => Some("repo.sync.start"),
+            EventType::RepoSyncFinished => Some("repo.sync.finish"),
+            EventType::RepoPublishStarted => Some("repo.publish.start"),
+            EventType::RepoPublishFinished => Some("repo.publish.finish"),
+            _ => None,
+        }
     }
+}
+
+/// Pulp 2's name of a `repo-*` type, or the type ID of another, for
+/// messages.
+fn pulp2_name(event_type: EventType) -> &'static str {
+    event_type.pulp2_name().unwrap_or(event_type.as_str())
 }
 
 /// `copr.build.start` out of `copr.build.start` or `<prefix>.copr.build.start`.
@@ -137,8 +160,8 @@ pub(crate) fn normalize(form: WireForm, body: Value) -> Result<Value, DecodeErro
                     path: "$.event_type".into(),
                     rule: format!(
                         "{} does not match the subject's event type {}",
-                        event_type.pulp2_name().unwrap_or_default(),
-                        t.pulp2_name().unwrap_or_default()
+                        pulp2_name(event_type),
+                        pulp2_name(t)
                     ),
                 });
             }

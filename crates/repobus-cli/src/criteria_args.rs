@@ -5,6 +5,8 @@ use clap::Args;
 use repobus::criteria::{parse_fields, Criteria, Filter, FlagFilters, SortKey};
 use repobus::history::{self, latest};
 
+use crate::error::CliError;
+
 /// Criteria in pulp-admin's syntax. `--filters` overrides the other filter
 /// flags; the rest are AND-ed together.
 #[derive(Debug, Clone, Default, Args)]
@@ -69,12 +71,15 @@ pub struct PagingArgs {
 
 impl CriteriaArgs {
     /// The criteria (filter, after, before), validated before anything is read.
-    pub fn criteria(&self) -> Result<Criteria, String> {
+    pub fn criteria(&self) -> Result<Criteria, CliError> {
         let mut criteria = Criteria::new();
         criteria.filter = match &self.filters {
             Some(json) => Some(
                 json.parse::<Filter>()
-                    .map_err(|e| format!("--filters: {e}"))?,
+                    .map_err(|source| CliError::Criteria {
+                        flag: "--filters",
+                        source,
+                    })?,
             ),
             None => FlagFilters {
                 str_eq: self.str_eq.clone(),
@@ -88,17 +93,16 @@ impl CriteriaArgs {
                 lte: self.lte.clone(),
             }
             .to_filter()
-            .map_err(|e| e.to_string())?,
+            .map_err(CliError::FilterFlags)?,
         };
         if let Some(after) = &self.after {
-            criteria.after = Some(history::instant("after", after).map_err(|e| format!("--{e}"))?);
+            criteria.after = Some(history::instant("after", after).map_err(CliError::TimeFlag)?);
         }
         if let Some(before) = &self.before {
-            criteria.before =
-                Some(history::instant("before", before).map_err(|e| format!("--{e}"))?);
+            criteria.before = Some(history::instant("before", before).map_err(CliError::TimeFlag)?);
         }
         if let Some(since) = &self.since {
-            let instant = history::since(since, Utc::now()).map_err(|e| format!("--{e}"))?;
+            let instant = history::since(since, Utc::now()).map_err(CliError::TimeFlag)?;
             criteria.after = Some(latest(criteria.after, instant));
         }
         Ok(criteria)
@@ -107,16 +111,23 @@ impl CriteriaArgs {
 
 impl PagingArgs {
     /// Adds sort, skip, limit and fields to `criteria`.
-    pub fn apply(&self, mut criteria: Criteria) -> Result<Criteria, String> {
+    pub fn apply(&self, mut criteria: Criteria) -> Result<Criteria, CliError> {
         for key in &self.sort {
-            criteria
-                .sort
-                .push(key.parse::<SortKey>().map_err(|e| format!("--sort: {e}"))?);
+            criteria.sort.push(
+                key.parse::<SortKey>()
+                    .map_err(|source| CliError::Criteria {
+                        flag: "--sort",
+                        source,
+                    })?,
+            );
         }
         criteria.skip = self.skip;
         criteria.limit = self.limit;
         if let Some(fields) = &self.fields {
-            criteria.fields = Some(parse_fields(fields).map_err(|e| format!("--fields: {e}"))?);
+            criteria.fields = Some(parse_fields(fields).map_err(|source| CliError::Criteria {
+                flag: "--fields",
+                source,
+            })?);
         }
         Ok(criteria)
     }

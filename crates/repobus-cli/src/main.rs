@@ -4,6 +4,7 @@
 //! calls the library, so nothing here knows about wire formats.
 
 mod criteria_args;
+mod error;
 mod inspect;
 mod nats;
 mod publish;
@@ -17,6 +18,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+use error::CliError;
 
 /// Typed Pulp and Copr events on NATS JetStream.
 #[derive(Debug, Parser)]
@@ -98,6 +101,8 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // The reader of our output went away (`repobus search | head`).
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("repobus: {e}");
             ExitCode::FAILURE
@@ -106,24 +111,24 @@ fn main() -> ExitCode {
 }
 
 fn block_on(
-    command: impl std::future::Future<Output = Result<ExitCode, String>>,
-) -> Result<ExitCode, String> {
+    command: impl std::future::Future<Output = Result<ExitCode, CliError>>,
+) -> Result<ExitCode, CliError> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?
+        .map_err(CliError::io("starting the async runtime"))?
         .block_on(command)
 }
 
 /// Opens `file` for reading, or standard input for `None` and `-`.
 pub(crate) fn open_input(
     file: Option<&std::path::Path>,
-) -> Result<Box<dyn std::io::BufRead>, String> {
+) -> Result<Box<dyn std::io::BufRead>, CliError> {
     match file {
         None => Ok(Box::new(std::io::stdin().lock())),
         Some(p) if p.as_os_str() == "-" => Ok(Box::new(std::io::stdin().lock())),
         Some(p) => std::fs::File::open(p)
             .map(|f| Box::new(std::io::BufReader::new(f)) as Box<dyn std::io::BufRead>)
-            .map_err(|e| format!("{}: {e}", p.display())),
+            .map_err(CliError::io(p.display().to_string())),
     }
 }

@@ -1,10 +1,15 @@
-//! Flags every NATS-using command shares.
+//! Flags every NATS-using command shares, and the bus configuration they
+//! describe. Turning flags into async-nats's `ConnectOptions` is all this
+//! does; every decision about streams and windows is the library's
+//! ([`repobus::bus::BusConfig`]).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use repobus::bus::{Bus, BusConfig, NatsAuth, DEFAULT_NATS_URL};
+use repobus::bus::{Bus, BusConfig, DEFAULT_NATS_URL, DEFAULT_STREAM};
+
+use crate::error::CliError;
 
 /// How to reach NATS and name things on it.
 #[derive(Debug, Clone, Args)]
@@ -46,8 +51,8 @@ pub struct NatsArgs {
     /// Subject prefix.
     #[arg(long, env = "REPOBUS_PREFIX", default_value = "repobus", global = true)]
     pub prefix: String,
-    /// Event stream name.
-    #[arg(long, env = "REPOBUS_STREAM", default_value = "REPOBUS", global = true)]
+    /// Event stream name (dead letters go to <STREAM>_DLQ).
+    #[arg(long, env = "REPOBUS_STREAM", default_value = DEFAULT_STREAM, global = true)]
     pub stream: String,
     /// How long a publish may keep retrying through disconnects, in seconds.
     #[arg(
@@ -67,34 +72,57 @@ impl NatsArgs {
             .unwrap_or_else(|| DEFAULT_NATS_URL.to_owned())
     }
 
-    /// The bus configuration these flags describe.
-    pub fn config(&self) -> BusConfig {
-        let mut config = BusConfig::new(self.url());
-        config.auth = NatsAuth {
-            user: self.nats_user.clone(),
-            password: self.nats_password.clone(),
-            token: self.nats_token.clone(),
-            credentials_file: self.nats_creds.clone(),
-            tls_ca: self.nats_tls_ca.clone(),
-            tls_cert: self.nats_tls_cert.clone(),
-            tls_key: self.nats_tls_key.clone(),
-            require_tls: false,
-        };
-        config.prefix = self.prefix.clone();
-        config.stream = self.stream.clone();
-        config.dead_letter_stream = format!("{}_DLQ", self.stream);
-        config.publish_deadline = Duration::from_secs(self.publish_deadline);
-        config.duplicate_window = config.duplicate_window.max(config.publish_deadline);
-        config
+    /// The bus configuration these flags describe, with the credentials
+    /// and TLS settings as async-nats connect options.
+    pub async fn config(&self) -> Result<BusConfig, CliError> {
+        let config = BusConfig::new(self.url())
+            .prefix(self.prefix.clone())
+            .stream(self.stream.clone())
+            .publish_deadline(Duration::from_secs(self.publish_deadline));
+        let mut options = config.default_connect_options();
+        match (&self.nats_user, &self.nats_password) {
+            (Some(user), Some(password)) => {
+                options = options.user_and_password(user.clone(), password.clone())
+            }
+            (None, None) => {}
+            _ => {
+                return Err(CliError::Flag {
+                    flag: "--nats-user/--nats-password",
+                    message: "the NATS user and password must be given together".into(),
+                })
+            }
+        }
+        if let Some(token) = &self.nats_token {
+            options = options.token(token.clone());
+        }
+        if let Some(path) = &self.nats_creds {
+            options = options
+                .credentials_file(path)
+                .await
+                .map_err(CliError::io(format!("credentials file {}", path.display())))?;
+        }
+        if let Some(ca) = &self.nats_tls_ca {
+            options = options.add_root_certificates(ca.clone()).require_tls(true);
+        }
+        match (&self.nats_tls_cert, &self.nats_tls_key) {
+            (Some(cert), Some(key)) => {
+                options = options
+                    .add_client_certificate(cert.clone(), key.clone())
+                    .require_tls(true)
+            }
+            (None, None) => {}
+            _ => {
+                return Err(CliError::Flag {
+                    flag: "--nats-tls-cert/--nats-tls-key",
+                    message: "a TLS client certificate and its key must be given together".into(),
+                })
+            }
+        }
+        Ok(config.connect_options(options))
     }
 
     /// Connects with these flags.
-    pub async fn connect(&self) -> Result<Bus, String> {
-        self.connect_with(self.config()).await
-    }
-
-    /// Connects with a configuration derived from these flags.
-    pub async fn connect_with(&self, config: BusConfig) -> Result<Bus, String> {
-        Bus::connect(config).await.map_err(|e| e.to_string())
+    pub async fn connect(&self) -> Result<Bus, CliError> {
+        Ok(Bus::connect(self.config().await?).await?)
     }
 }

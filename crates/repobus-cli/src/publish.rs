@@ -1,16 +1,16 @@
 //! `repobus publish`: one body, or every line of a JSON Lines file.
 
-use std::io::{BufRead, Read};
+use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use repobus::bus::{PublishError, PublishOptions, Publisher};
-use repobus::inspect::parse_line;
+use repobus::bus::PublishOptions;
 use repobus::Event;
 use serde_json::json;
 
 use super::nats::NatsArgs;
+use crate::error::{print_line, CliError};
 
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("what").required(true).args(["event_type", "jsonl"])))]
@@ -28,22 +28,32 @@ pub struct PublishArgs {
     jsonl: Option<PathBuf>,
 }
 
-pub async fn run(args: PublishArgs, nats: NatsArgs) -> Result<ExitCode, String> {
-    // Validate the input before connecting, so a typo costs nothing.
+pub async fn run(args: PublishArgs, nats: NatsArgs) -> Result<ExitCode, CliError> {
     if let Some(path) = &args.jsonl {
         let input = super::open_input(Some(path))?;
         let bus = nats.connect().await?;
         let publisher = bus.publisher();
-        let code = publish_lines(&publisher, input).await;
+        let report = publisher
+            .publish_lines(input, |failure| eprintln!("{failure}"))
+            .await;
         publisher.close().await;
-        return code;
+        if let Some(line) = report.stopped_at_line {
+            eprintln!("stopped at line {line}: lines from {line} on were not published");
+        }
+        print_line(json!(report))?;
+        return Ok(if report.failed > 0 {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        });
     }
+    // Validate the input before connecting, so a typo costs nothing.
     let topic = args.event_type.unwrap_or_default();
     let mut body = Vec::new();
     super::open_input(args.file.as_deref())?
         .read_to_end(&mut body)
-        .map_err(|e| format!("reading the body: {e}"))?;
-    let event = Event::decode(&topic, &body).map_err(|e| e.to_string())?;
+        .map_err(CliError::io("reading the body"))?;
+    let event = Event::decode(&topic, &body)?;
     let bus = nats.connect().await?;
     let publisher = bus.publisher();
     let ack = publisher
@@ -54,59 +64,8 @@ pub async fn run(args: PublishArgs, nats: NatsArgs) -> Result<ExitCode, String> 
                 ..PublishOptions::default()
             },
         )
-        .await
-        .map_err(|e| e.to_string());
+        .await;
     publisher.close().await;
-    println!("{}", json!(ack?));
+    print_line(json!(ack?))?;
     Ok(ExitCode::SUCCESS)
-}
-
-async fn publish_lines(publisher: &Publisher, input: Box<dyn BufRead>) -> Result<ExitCode, String> {
-    let (mut published, mut duplicates, mut failed) = (0u64, 0u64, 0u64);
-    for (index, line) in input.split(b'\n').enumerate() {
-        let number = index + 1;
-        let line = line.map_err(|e| format!("reading line {number}: {e}"))?;
-        let event = match parse_line(&line)
-            .map_err(|e| e.to_string())
-            .and_then(|c| c.decode().map_err(|e| e.to_string()))
-        {
-            Ok(event) => event,
-            Err(e) => {
-                failed += 1;
-                eprintln!("line {number}: {e}");
-                continue;
-            }
-        };
-        match publisher.publish(&event).await {
-            Ok(ack) if ack.duplicate => duplicates += 1,
-            Ok(_) => published += 1,
-            Err(
-                e @ (PublishError::Deadline { .. }
-                | PublishError::Unreachable { .. }
-                | PublishError::Closed),
-            ) => {
-                failed += 1;
-                eprintln!("line {number}: {e}");
-                eprintln!("stopped at line {number}: lines from {number} on were not published");
-                println!(
-                    "{}",
-                    json!({"published": published, "duplicates": duplicates, "failed": failed, "stopped_at_line": number})
-                );
-                return Ok(ExitCode::FAILURE);
-            }
-            Err(e) => {
-                failed += 1;
-                eprintln!("line {number}: {e}");
-            }
-        }
-    }
-    println!(
-        "{}",
-        json!({"published": published, "duplicates": duplicates, "failed": failed})
-    );
-    Ok(if failed > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
 }

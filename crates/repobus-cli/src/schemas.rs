@@ -3,17 +3,19 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-pub fn run(dir: &Path, check: bool) -> Result<ExitCode, String> {
+use crate::error::{print_line, CliError};
+
+pub fn run(dir: &Path, check: bool) -> Result<ExitCode, CliError> {
     if check {
-        repobus::schema::check(dir).map_err(|e| e.to_string())?;
-        println!(
+        repobus::schema_files::check(dir)?;
+        print_line(format!(
             "{}: all {} schema files are current",
             dir.display(),
             repobus::EventType::ALL.len()
-        );
+        ))?;
     } else {
-        for path in repobus::schema::write_all(dir).map_err(|e| e.to_string())? {
-            println!("wrote {}", path.display());
+        for path in repobus::schema_files::write_all(dir)? {
+            print_line(format!("wrote {}", path.display()))?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -5,14 +5,16 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use repobus::history::{self, Search};
+use repobus::record::field;
 use serde_json::{Map, Value};
 
 use super::criteria_args::{CriteriaArgs, PagingArgs};
 use super::nats::NatsArgs;
+use crate::error::CliError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SearchFormat {
-    /// JSON Lines: one `tail` object per event.
+    /// JSON Lines: one record per event (accessors and envelope, as `tail`).
     Json,
     /// An aligned table.
     Table,
@@ -33,7 +35,7 @@ pub struct SearchArgs {
     no_push_down: bool,
 }
 
-pub async fn run(args: SearchArgs, nats: NatsArgs) -> Result<ExitCode, String> {
+pub async fn run(args: SearchArgs, nats: NatsArgs) -> Result<ExitCode, CliError> {
     let criteria = args.paging.apply(args.criteria.criteria()?)?;
     let bus = nats.connect().await?;
     let search = Search {
@@ -58,9 +60,7 @@ pub async fn run(args: SearchArgs, nats: NatsArgs) -> Result<ExitCode, String> {
             bar.set_position(read);
         }
     };
-    let events = history::search(&bus, &search, Some(&report))
-        .await
-        .map_err(|e| e.to_string())?;
+    let events = history::search(&bus, &search, Some(&report)).await?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -73,7 +73,7 @@ pub async fn run(args: SearchArgs, nats: NatsArgs) -> Result<ExitCode, String> {
     };
     written
         .and_then(|()| out.flush())
-        .map_err(|e| format!("writing output: {e}"))?;
+        .map_err(CliError::io("writing output"))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -90,7 +90,7 @@ fn write_table(
     events: &[Map<String, Value>],
     fields: Option<&[String]>,
 ) -> std::io::Result<()> {
-    let default = ["time", "type", "status", "summary"].map(String::from);
+    let default = [field::TIME, field::TYPE, field::STATUS, field::SUMMARY].map(String::from);
     let columns: &[String] = fields.unwrap_or(&default);
     let rows: Vec<Vec<String>> = events
         .iter()

@@ -7,11 +7,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
+use repobus::bus::Bus;
 use repobus_local::{LocalNats, LocalNatsOptions};
 use repobus_service::{ServiceConfig, DEFAULT_BODY_LIMIT};
 use tokio::sync::Mutex;
 
 use super::nats::NatsArgs;
+use crate::error::CliError;
+
+// Declared here until a second command needs it; then `mod systemd;` moves to main.rs.
+#[path = "systemd.rs"]
+mod systemd;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -52,12 +58,12 @@ pub struct ServeArgs {
     data_dir: PathBuf,
 }
 
-pub async fn run(args: ServeArgs, nats: NatsArgs) -> Result<ExitCode, String> {
+pub async fn run(args: ServeArgs, nats: NatsArgs) -> Result<ExitCode, CliError> {
     let local = if nats.nats_url.is_none() && !something_listens_on_4222().await {
         let dir = args.data_dir.join("nats");
         let mut options = LocalNatsOptions::new(&dir);
         options.port = Some(4222);
-        let server = LocalNats::start(options).await.map_err(|e| e.to_string())?;
+        let server = LocalNats::start(options).await?;
         tracing::info!(
             url = %server.url(),
             data = %dir.display(),
@@ -71,19 +77,36 @@ pub async fn run(args: ServeArgs, nats: NatsArgs) -> Result<ExitCode, String> {
     if let Some(server) = &local {
         tokio::spawn(supervise(server.clone()));
     }
-    let mut config = nats.config();
+    let mut config = nats.config().await?;
     if let Some(source) = args.source {
-        config.source = source;
+        config = config.source(source);
     }
-    config.max_age = args.max_age.map(Duration::from_secs);
-    config.max_bytes = args.max_bytes;
-    config.max_messages = args.max_messages;
-    let bus = nats.connect_with(config).await?;
-    tracing::info!(nats = %bus.config().nats_url, stream = %bus.config().stream, "connected");
+    if let Some(age) = args.max_age {
+        config = config.max_age(Duration::from_secs(age));
+    }
+    if let Some(bytes) = args.max_bytes {
+        config = config.max_bytes(bytes);
+    }
+    if let Some(messages) = args.max_messages {
+        config = config.max_messages(messages);
+    }
+    let bus = Bus::connect(config).await?;
+    tracing::info!(nats = %bus.config().nats_url(), stream = %bus.config().stream_name(), "connected");
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+        .map_err(CliError::io(format!("cannot listen on {}", args.listen)))?;
     tracing::info!(listen = %args.listen, "repobus ingest API ready: POST /v1/events/{{type}}, POST /v1/pulp2, GET /v1/events, /healthz, /readyz");
+    let (addr, c) = (listener.local_addr().unwrap_or(args.listen), bus.config());
+    systemd::ready(&format!(
+        "serving on {addr}, NATS {}, stream {}",
+        c.nats_url(),
+        c.stream_name()
+    ));
+    let watchdog_bus = bus.clone();
+    let _watchdog = systemd::spawn_watchdog(move || {
+        let bus = watchdog_bus.clone();
+        async move { bus.is_ready().await }
+    });
     let service_config = ServiceConfig {
         body_limit: args.body_limit,
         bearer_token: args.bearer_token,
@@ -91,7 +114,7 @@ pub async fn run(args: ServeArgs, nats: NatsArgs) -> Result<ExitCode, String> {
     };
     repobus_service::serve(listener, bus.publisher(), service_config, shutdown_signal())
         .await
-        .map_err(|e| format!("HTTP server: {e}"))?;
+        .map_err(CliError::io("HTTP server"))?;
     tracing::info!("stopped accepting; every accepted event is flushed");
     if let Some(server) = local {
         server.lock().await.stop();
@@ -145,4 +168,5 @@ async fn shutdown_signal() {
         () = term => {}
     }
     tracing::info!("shutting down: finishing requests in progress");
+    systemd::stopping();
 }

@@ -1,19 +1,20 @@
 //! `repobus tail`: print events as they arrive.
 
-use std::io::Write;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use repobus::bus::{ConsumerOptions, Deliver};
 use repobus::history::{pushed_down_subject, start_at};
+use repobus::record::field;
 
 use super::criteria_args::CriteriaArgs;
 use super::nats::NatsArgs;
+use crate::error::{print_line, CliError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TailFormat {
-    /// One JSON object per event: what `inspect` prints plus subject, id and time.
+    /// One JSON object per event: what `inspect` prints plus the envelope
+    /// (event_id, time, source, subject, seq).
     Json,
     /// One summary line per event.
     Text,
@@ -45,7 +46,7 @@ pub struct TailArgs {
     criteria: CriteriaArgs,
 }
 
-pub async fn run(args: TailArgs, nats: NatsArgs) -> Result<ExitCode, String> {
+pub async fn run(args: TailArgs, nats: NatsArgs) -> Result<ExitCode, CliError> {
     let criteria = args.criteria.criteria()?;
     let bus = nats.connect().await?;
     let subject = args
@@ -72,12 +73,7 @@ pub async fn run(args: TailArgs, nats: NatsArgs) -> Result<ExitCode, String> {
             }),
             ..ConsumerOptions::default()
         })
-        .await
-        .map_err(|e| e.to_string())?;
-    if args.no_follow && subscription.unhandled().await.map_err(|e| e.to_string())? == 0 {
-        return Ok(ExitCode::SUCCESS);
-    }
-    let stdout = std::io::stdout();
+        .await?;
     let mut printed = 0u64;
     loop {
         if let Some(n) = args.count {
@@ -87,49 +83,25 @@ pub async fn run(args: TailArgs, nats: NatsArgs) -> Result<ExitCode, String> {
             subscription.set_prefetch(usize::try_from(n - printed).unwrap_or(usize::MAX));
         }
         let next = if args.no_follow {
-            match tokio::time::timeout(Duration::from_secs(1), subscription.next()).await {
-                Ok(next) => next,
-                Err(_) => {
-                    // Nothing came: caught up unless the server still counts
-                    // events for us (waiting, or delivered and unacknowledged).
-                    if subscription.unhandled().await.map_err(|e| e.to_string())? == 0 {
-                        break;
-                    }
-                    continue;
-                }
-            }
+            subscription.next_until_caught_up().await
         } else {
             subscription.next().await
         };
-        let delivery = match next {
-            Some(Ok(delivery)) => delivery,
-            Some(Err(e)) => return Err(e.to_string()),
-            None => break,
-        };
-        let described = delivery.describe();
-        if criteria.matches(&described, "time") {
-            let line = match args.format {
-                TailFormat::Json => serde_json::Value::Object(described).to_string(),
-                TailFormat::Text => {
-                    format!("{} {}", delivery.envelope.time_rfc3339(), delivery.event)
-                }
-            };
-            let mut out = stdout.lock();
-            writeln!(out, "{line}")
-                .and_then(|()| out.flush())
-                .map_err(|e| format!("writing output: {e}"))?;
+        let Some(delivery) = next else { break };
+        let delivery = delivery?;
+        let record = delivery.record();
+        let object = record.to_map();
+        if criteria.matches(&object, field::TIME) {
+            match args.format {
+                TailFormat::Json => print_line(serde_json::Value::Object(object))?,
+                TailFormat::Text => print_line(format_args!("{} {}", record.time, delivery.event))?,
+            }
             printed += 1;
         }
-        delivery.ack().await.map_err(|e| e.to_string())?;
-        if args.no_follow
-            && delivery.pending == 0
-            && subscription.unhandled().await.map_err(|e| e.to_string())? == 0
-        {
-            break;
-        }
+        delivery.ack().await?;
     }
     // Every ack must reach the server before exiting, or a restarted
     // durable tail would print those events again.
-    subscription.flush().await.map_err(|e| e.to_string())?;
+    subscription.flush().await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,14 +1,15 @@
-//! NATS authentication against real servers: user and password, token, TLS
-//! with a private CA and a client certificate (mutual TLS), through the
-//! library and through the command line's flags.
+//! NATS authentication against real servers through the command line's
+//! flags: user and password, token, TLS with a private CA and a client
+//! certificate (mutual TLS). The flags become async-nats connect options
+//! in the CLI; the library takes those options as they are (see
+//! `tests/connect.rs` at the root for NKeys and a ready client).
 
 use std::path::Path;
-use std::time::Duration;
+use std::process::{Command, Stdio};
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, ExtendedKeyUsagePurpose, IsCa, KeyPair,
 };
-use repobus::bus::{Bus, BusConfig, NatsAuth};
 use repobus_local::{LocalNats, LocalNatsOptions};
 use repobus_testkit::*;
 
@@ -20,28 +21,45 @@ async fn server_with(dir: &Path, extra_config: String) -> LocalNats {
         .expect("start nats-server")
 }
 
-fn auth_config(url: &str, auth: NatsAuth) -> BusConfig {
-    let mut config = config(url);
-    config.auth = auth;
-    config.connect_timeout = Duration::from_secs(3);
-    config
-}
-
-async fn connects(config: BusConfig) -> Result<Bus, String> {
-    within(20, "connecting", Bus::connect(config))
-        .await
-        .map_err(|e| e.to_string())
-}
-
-async fn round_trip(bus: &Bus) {
-    let ack = within(
-        20,
-        "publish",
-        bus.publisher().publish(&sync_started("auth")),
-    )
-    .await
-    .expect("publish over an authenticated connection");
-    assert_eq!(ack.stream, "REPOBUS");
+/// Runs `repobus --nats-url URL publish repo-sync-started -` with `flags`
+/// and a body on standard input; Ok(stdout) on exit 0, Err(stderr) on 1.
+async fn publish_with(url: &str, flags: &[&str]) -> Result<String, String> {
+    let url = url.to_owned();
+    let flags: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+    let output = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_repobus"))
+            .args(["--nats-url", &url, "publish", "repo-sync-started", "-"])
+            .args(&flags)
+            .env_remove("REPOBUS_NATS_URL")
+            .env_remove("REPOBUS_NATS_USER")
+            .env_remove("REPOBUS_NATS_PASSWORD")
+            .env_remove("REPOBUS_NATS_TOKEN")
+            .env("REPOBUS_PUBLISH_DEADLINE", "5")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run repobus");
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(br#"{"repo_id": "cli-auth"}"#)
+            .unwrap();
+        child.wait_with_output().expect("repobus output")
+    });
+    let output = within(30, "repobus publish", output).await.expect("join");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    match output.status.code() {
+        Some(0) => {
+            assert!(stdout.contains("\"stream\":\"REPOBUS\""), "{stdout}");
+            Ok(stdout)
+        }
+        Some(1) => Err(stderr),
+        other => panic!("exit {other:?}: {stderr}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -53,37 +71,25 @@ async fn user_and_password() {
     )
     .await;
     let url = server.url();
-    let right = NatsAuth {
-        user: Some("repobus".into()),
-        password: Some("s3cret pass".into()),
-        ..NatsAuth::default()
-    };
-    round_trip(
-        &connects(auth_config(&url, right))
-            .await
-            .expect("right password"),
+    publish_with(
+        &url,
+        &["--nats-user", "repobus", "--nats-password", "s3cret pass"],
     )
-    .await;
+    .await
+    .expect("right password");
 
-    let wrong = NatsAuth {
-        user: Some("repobus".into()),
-        password: Some("nope".into()),
-        ..NatsAuth::default()
-    };
-    let error = connects(auth_config(&url, wrong)).await.unwrap_err();
-    assert!(error.contains(&url), "{error}");
-    assert!(error.to_lowercase().contains("auth"), "{error}");
-    let error = connects(auth_config(&url, NatsAuth::default()))
+    let error = publish_with(&url, &["--nats-user", "repobus", "--nats-password", "nope"])
         .await
         .unwrap_err();
+    assert!(error.contains(&url), "{error}");
+    assert!(error.to_lowercase().contains("auth"), "{error}");
+    let error = publish_with(&url, &[]).await.unwrap_err();
     assert!(error.to_lowercase().contains("auth"), "{error}");
 
     // A user without a password is a configuration error, not a connection attempt.
-    let half = NatsAuth {
-        user: Some("repobus".into()),
-        ..NatsAuth::default()
-    };
-    let error = connects(auth_config(&url, half)).await.unwrap_err();
+    let error = publish_with(&url, &["--nats-user", "repobus"])
+        .await
+        .unwrap_err();
     assert!(
         error.contains("user and password must be given together"),
         "{error}"
@@ -95,21 +101,12 @@ async fn token() {
     let dir = tempfile::tempdir().unwrap();
     let server = server_with(dir.path(), "authorization { token: \"t0ken\" }".into()).await;
     let url = server.url();
-    let right = NatsAuth {
-        token: Some("t0ken".into()),
-        ..NatsAuth::default()
-    };
-    round_trip(
-        &connects(auth_config(&url, right))
-            .await
-            .expect("right token"),
-    )
-    .await;
-    let wrong = NatsAuth {
-        token: Some("other".into()),
-        ..NatsAuth::default()
-    };
-    let error = connects(auth_config(&url, wrong)).await.unwrap_err();
+    publish_with(&url, &["--nats-token", "t0ken"])
+        .await
+        .expect("right token");
+    let error = publish_with(&url, &["--nats-token", "other"])
+        .await
+        .unwrap_err();
     assert!(error.to_lowercase().contains("auth"), "{error}");
 }
 
@@ -165,84 +162,38 @@ async fn mutual_tls_with_a_private_ca() {
     )
     .await;
     let url = format!("tls://127.0.0.1:{}", server.port());
-    let full = NatsAuth {
-        tls_ca: Some(pki.ca.clone()),
-        tls_cert: Some(pki.client_cert.clone()),
-        tls_key: Some(pki.client_key.clone()),
-        ..NatsAuth::default()
-    };
-    round_trip(&connects(auth_config(&url, full)).await.expect("mutual TLS")).await;
+    let (ca, cert, key) = (
+        pki.ca.to_str().unwrap(),
+        pki.client_cert.to_str().unwrap(),
+        pki.client_key.to_str().unwrap(),
+    );
+    publish_with(
+        &url,
+        &[
+            "--nats-tls-ca",
+            ca,
+            "--nats-tls-cert",
+            cert,
+            "--nats-tls-key",
+            key,
+        ],
+    )
+    .await
+    .expect("mutual TLS");
 
     // The server demands a client certificate.
-    let no_client_cert = NatsAuth {
-        tls_ca: Some(pki.ca.clone()),
-        ..NatsAuth::default()
-    };
-    assert!(connects(auth_config(&url, no_client_cert)).await.is_err());
+    assert!(publish_with(&url, &["--nats-tls-ca", ca]).await.is_err());
 
     // Without the private CA the server's certificate is not trusted.
-    let no_ca = NatsAuth {
-        tls_cert: Some(pki.client_cert.clone()),
-        tls_key: Some(pki.client_key.clone()),
-        ..NatsAuth::default()
-    };
-    assert!(connects(auth_config(&url, no_ca)).await.is_err());
+    assert!(
+        publish_with(&url, &["--nats-tls-cert", cert, "--nats-tls-key", key])
+            .await
+            .is_err()
+    );
 
     // A certificate without its key is a configuration error.
-    let half = NatsAuth {
-        tls_ca: Some(pki.ca.clone()),
-        tls_cert: Some(pki.client_cert.clone()),
-        ..NatsAuth::default()
-    };
-    let error = connects(auth_config(&url, half)).await.unwrap_err();
+    let error = publish_with(&url, &["--nats-tls-ca", ca, "--nats-tls-cert", cert])
+        .await
+        .unwrap_err();
     assert!(error.contains("must be given together"), "{error}");
-}
-
-/// The command line passes the same settings through its flags.
-#[tokio::test(flavor = "multi_thread")]
-async fn cli_flags_carry_credentials() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = server_with(
-        dir.path(),
-        "authorization { user: repobus, password: pw }".into(),
-    )
-    .await;
-    let run = |extra: &[&str]| {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_repobus"));
-        command
-            .args([
-                "--nats-url",
-                &server.url(),
-                "publish",
-                "repo-sync-started",
-                "-",
-            ])
-            .args(extra)
-            .env_remove("REPOBUS_NATS_URL")
-            .env_remove("REPOBUS_NATS_USER")
-            .env_remove("REPOBUS_NATS_PASSWORD")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        let mut child = command.spawn().expect("run repobus");
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(br#"{"repo_id": "cli-auth"}"#)
-            .unwrap();
-        child.wait_with_output().expect("repobus output")
-    };
-    let ok = run(&["--nats-user", "repobus", "--nats-password", "pw"]);
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
-    assert!(String::from_utf8_lossy(&ok.stdout).contains("\"stream\":\"REPOBUS\""));
-    let refused = run(&["--nats-user", "repobus", "--nats-password", "wrong"]);
-    assert_eq!(refused.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(stderr.contains(&server.url()), "{stderr}");
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use repobus::bus::Bus;
-use repobus::{schema, Event, EventType};
+use repobus::{Event, EventType};
 use serde_json::{json, Map, Value};
 use tokio::io::AsyncWriteExt;
 
@@ -132,7 +132,7 @@ async fn ok_on(nats: &Nats, args: &[&str]) -> Out {
 }
 
 fn copr(event_type: EventType, build: u64) -> Value {
-    let mut body = schema::examples(event_type)[0].clone();
+    let mut body = event_type.examples()[0].clone();
     body["build"] = json!(build);
     body
 }
@@ -205,15 +205,15 @@ async fn fixture(bus: &Bus) -> Fixture {
             ),
             (
                 "build-chroot-ended",
-                schema::examples(EventType::BuildChrootEnded)[0].clone(),
+                EventType::BuildChrootEnded.examples()[0].clone(),
             ),
             (
                 "build-chroot-started",
-                schema::examples(EventType::BuildChrootStarted)[0].clone(),
+                EventType::BuildChrootStarted.examples()[0].clone(),
             ),
             (
                 "repo-publish-finished",
-                schema::examples(EventType::RepoPublishFinished)[0].clone(),
+                EventType::RepoPublishFinished.examples()[0].clone(),
             ),
         ],
     )
@@ -225,7 +225,7 @@ fn ids_of(lines: &[Value]) -> Vec<String> {
     lines
         .iter()
         .map(|l| {
-            l["id"]
+            l["event_id"]
                 .as_str()
                 .unwrap_or_else(|| panic!("no id: {l}"))
                 .to_owned()
@@ -287,7 +287,7 @@ async fn publish_one_body_prints_the_ack_and_an_id_is_stored_once() {
     assert_eq!(first.code, 0, "{first:?}");
     assert_eq!(second.code, 0, "{second:?}");
     let (first, second) = (&first.json_lines()[0], &second.json_lines()[0]);
-    assert_eq!(first["id"], "order-42");
+    assert_eq!(first["event_id"], "order-42");
     assert_eq!(first["seq"], 2);
     assert!(first.get("duplicate").is_none(), "{first}");
     assert_eq!(second["seq"], first["seq"]);
@@ -418,7 +418,7 @@ fn jsonl_line(i: usize) -> (String, Value) {
             json!({"msg": copr(EventType::BuildChrootStarted, build)}),
         ),
         _ => {
-            let mut body = schema::examples(EventType::RepoPublishFinished)[0].clone();
+            let mut body = EventType::RepoPublishFinished.examples()[0].clone();
             body["repo_id"] = json!(repo);
             ("repo-publish-finished".into(), body)
         }
@@ -603,13 +603,21 @@ async fn tail_all_no_follow_prints_every_event_and_exits() {
     let lines = tail_all_lines(&nats, &[]).await;
     assert_eq!(ids_of(&lines), published_ids(&all));
     for (line, published) in lines.iter().zip(&all) {
-        let mut expected: Map<String, Value> = published.event.describe();
-        expected.insert("subject".into(), published.subject.clone().into());
-        expected.insert("id".into(), published.id.clone().into());
+        // Every accessor, then the envelope: event_id, time, source, subject, seq.
+        let mut expected: Map<String, Value> = published.event.describe().to_map();
+        expected.insert("event_id".into(), published.id.clone().into());
         let mut line = line.as_object().unwrap().clone();
         let time = line.remove("time").expect("time");
         let time = DateTime::parse_from_rfc3339(time.as_str().unwrap()).expect("RFC 3339 time");
         assert!(Utc::now().signed_duration_since(time).num_minutes() < 10);
+        let source = line.remove("source").expect("source");
+        assert!(
+            source.as_str().is_some_and(|s| s.starts_with("urn:")),
+            "{source}"
+        );
+        expected.insert("subject".into(), published.subject.clone().into());
+        let seq = line.remove("seq").expect("seq");
+        assert!(seq.as_u64().is_some_and(|s| s >= 1), "{seq}");
         assert_eq!(line, expected);
     }
 
@@ -745,7 +753,7 @@ async fn tail_durable_acknowledges_every_printed_event_before_exiting() {
     let stream = within(
         10,
         "get stream",
-        bus.jetstream().get_stream(&bus.config().stream),
+        bus.jetstream().get_stream(bus.config().stream_name()),
     )
     .await
     .unwrap();
@@ -844,7 +852,7 @@ async fn search_applies_pulp_criteria() {
     assert_eq!(ids_of(&everything), published_ids(&all));
     for line in &everything {
         for key in [
-            "type", "status", "summary", "severity", "subject", "id", "time",
+            "type", "status", "summary", "severity", "event_id", "time", "source", "subject", "seq",
         ] {
             assert!(line.get(key).is_some(), "{key} missing: {line}");
         }

@@ -25,7 +25,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use repobus::bus::Bus;
-use repobus::{schema, EventType};
+use repobus::EventType;
 use repobus_service::ServiceConfig;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;

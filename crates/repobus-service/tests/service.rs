@@ -558,9 +558,9 @@ async fn every_protected_route_answers_401_without_its_credentials() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nats_down_gives_503_naming_the_deadline_and_readyz_follows() {
     let mut nats = server().await;
-    let mut config = BusConfig::new(nats.url());
-    config.publish_deadline = Duration::from_secs(2);
-    config.duplicate_window = Duration::from_secs(120);
+    let config = BusConfig::new(nats.url())
+        .publish_deadline(Duration::from_secs(2))
+        .duplicate_window(Duration::from_secs(120));
     let bus = connect_with(config).await;
     let service = start_service(&bus, ServiceConfig::default()).await;
     let client = http();
@@ -1046,8 +1046,7 @@ async fn history_search_over_http() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_shutdown_finishes_posts_in_flight() {
     let mut nats = server().await;
-    let mut config = BusConfig::new(nats.url());
-    config.publish_deadline = Duration::from_secs(20);
+    let config = BusConfig::new(nats.url()).publish_deadline(Duration::from_secs(20));
     let bus = connect_with(config).await;
     let mut service = start_service(&bus, ServiceConfig::default()).await;
     let client = http();

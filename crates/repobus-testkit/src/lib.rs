@@ -14,7 +14,7 @@ use async_nats::HeaderMap;
 use bytes::Bytes;
 use repobus::bus::{Bus, BusConfig};
 use repobus::events::{BuildChroot, CoprStatus, RepoSyncStarted};
-use repobus::{schema, Event, EventType, ResourceId};
+use repobus::{Event, EventType, ResourceId};
 use repobus_local::{LocalNats, LocalNatsOptions};
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -67,14 +67,13 @@ pub async fn server() -> Nats {
 
 /// A configuration for `url` with timings short enough for tests.
 pub fn config(url: impl Into<String>) -> BusConfig {
-    let mut config = BusConfig::new(url);
-    config.source = SOURCE.to_owned();
-    config.publish_deadline = Duration::from_secs(20);
-    config.duplicate_window = Duration::from_secs(60);
-    config.ack_timeout = Duration::from_secs(1);
-    config.connect_timeout = Duration::from_secs(2);
-    config.client_name = "repobus-test".to_owned();
-    config
+    BusConfig::new(url)
+        .source(SOURCE)
+        .publish_deadline(Duration::from_secs(20))
+        .duplicate_window(Duration::from_secs(60))
+        .ack_timeout(Duration::from_secs(1))
+        .connect_timeout(Duration::from_secs(2))
+        .client_name("repobus-test")
 }
 
 /// Connects to `server` with [`config`].
@@ -90,7 +89,7 @@ pub async fn connect_default(server: &LocalNats) -> Bus {
 
 /// Connects with `config`, bounded in time.
 pub async fn connect_with(config: BusConfig) -> Bus {
-    let url = config.nats_url.clone();
+    let url = config.nats_url().to_owned();
     within(30, "connecting", Bus::connect(config))
         .await
         .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"))
@@ -128,7 +127,7 @@ pub fn build_ended(owner: &str, project: &str, chroot: &str) -> Event {
 /// The JSON body of a `repo-sync-finished` (the schema's first example)
 /// for `repo_id` with `result` and `added_count`.
 pub fn sync_finished_body(repo_id: &str, result: &str, added: u64) -> Value {
-    let mut body = schema::examples(EventType::RepoSyncFinished)[0].clone();
+    let mut body = EventType::RepoSyncFinished.examples()[0].clone();
     body["repo_id"] = json!(repo_id);
     body["result"] = json!(result);
     body["added_count"] = json!(added);
@@ -165,10 +164,10 @@ pub async fn raw_messages(bus: &Bus, stream: &str) -> Vec<StreamMessage> {
     .await
 }
 
-/// Every message of the bus's event stream (`bus.config().stream`), in
+/// Every message of the bus's event stream (`bus.config().stream_name()`), in
 /// sequence order, as [`raw_messages`] reads them.
 pub async fn stored(bus: &Bus) -> Vec<StreamMessage> {
-    raw_messages(bus, &bus.config().stream).await
+    raw_messages(bus, bus.config().stream_name()).await
 }
 
 /// Every message of `stream`, in sequence order, as [`raw_messages`] reads
@@ -223,7 +222,7 @@ async fn stream_state(bus: &Bus, stream: &str) -> (Stream, State) {
 pub async fn try_stream_len(bus: &Bus) -> Option<u64> {
     let stream = bus
         .jetstream()
-        .get_stream(&bus.config().stream)
+        .get_stream(bus.config().stream_name())
         .await
         .ok()?;
     stream.get_info().await.ok().map(|i| i.state.messages)

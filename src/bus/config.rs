@@ -1,0 +1,284 @@
+//! [`BusConfig`]: where NATS is, how to connect, and how the streams are
+//! named and kept. Decisions that follow from one another (the dead-letter
+//! stream's name from the stream's, the duplicate window from the publish
+//! deadline) are made here, so every user of the library gets them.
+
+use std::time::Duration;
+
+use async_nats::ConnectOptions;
+
+use super::BusError;
+use crate::subject::DEFAULT_PREFIX;
+
+/// The default NATS URL.
+pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
+
+/// The default event stream name.
+pub const DEFAULT_STREAM: &str = "REPOBUS";
+
+/// The shortest duplicate window: two minutes, JetStream's default.
+const MIN_DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+
+/// Everything the bus needs to know, set with builder methods.
+///
+/// ```
+/// use std::time::Duration;
+/// use repobus::bus::BusConfig;
+///
+/// let config = BusConfig::new("nats://nats.example:4222")
+///     .stream("PULP")
+///     .prefix("pulp")
+///     .publish_deadline(Duration::from_secs(600));
+/// assert_eq!(config.stream_name(), "PULP");
+/// assert_eq!(config.dead_letter_stream_name(), "PULP_DLQ");
+/// // A retry until the deadline must still be de-duplicated:
+/// assert_eq!(config.effective_duplicate_window(), Duration::from_secs(600));
+/// ```
+#[derive(Debug, Clone)]
+pub struct BusConfig {
+    pub(super) nats_url: String,
+    pub(super) connect_options: Option<ConnectOptions>,
+    pub(super) prefix: String,
+    pub(super) stream: String,
+    pub(super) dead_letter_stream: Option<String>,
+    pub(super) duplicate_window: Option<Duration>,
+    pub(super) max_age: Option<Duration>,
+    pub(super) max_bytes: Option<i64>,
+    pub(super) max_messages: Option<i64>,
+    pub(super) source: String,
+    pub(super) publish_deadline: Duration,
+    pub(super) ack_timeout: Duration,
+    pub(super) max_in_flight: usize,
+    pub(super) connect_timeout: Duration,
+    pub(super) client_name: String,
+}
+
+impl BusConfig {
+    /// Defaults for a server at `nats_url` (one or more URLs,
+    /// comma-separated).
+    ///
+    /// ```
+    /// let config = repobus::bus::BusConfig::new("nats://127.0.0.1:4222");
+    /// assert_eq!(config.stream_name(), "REPOBUS");
+    /// ```
+    pub fn new(nats_url: impl Into<String>) -> Self {
+        BusConfig {
+            nats_url: nats_url.into(),
+            connect_options: None,
+            prefix: DEFAULT_PREFIX.to_owned(),
+            stream: DEFAULT_STREAM.to_owned(),
+            dead_letter_stream: None,
+            duplicate_window: None,
+            max_age: None,
+            max_bytes: None,
+            max_messages: None,
+            source: crate::envelope::default_source(),
+            publish_deadline: Duration::from_secs(90),
+            ack_timeout: Duration::from_secs(5),
+            max_in_flight: 4096,
+            connect_timeout: Duration::from_secs(5),
+            client_name: "repobus".to_owned(),
+        }
+    }
+
+    /// Connects with these async-nats options (credentials, NKeys, a JWT
+    /// callback, TLS, ...) instead of repobus's defaults. Start from
+    /// [`BusConfig::default_connect_options`] to keep repobus's client
+    /// name, timeouts and connection logging.
+    ///
+    /// ```
+    /// use repobus::bus::BusConfig;
+    ///
+    /// let config = BusConfig::new("tls://nats.example:4222");
+    /// let options = config
+    ///     .default_connect_options()
+    ///     .user_and_password("repobus".into(), "secret".into())
+    ///     .require_tls(true);
+    /// let config = config.connect_options(options);
+    /// ```
+    pub fn connect_options(mut self, options: ConnectOptions) -> Self {
+        self.connect_options = Some(options);
+        self
+    }
+
+    /// The subject prefix (default `repobus`): one or more dot-separated
+    /// tokens of `[A-Za-z0-9_-]`.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The event stream's name (default `REPOBUS`). The dead-letter stream
+    /// is named after it (`<stream>_DLQ`) unless set with
+    /// [`BusConfig::dead_letter_stream`].
+    pub fn stream(mut self, name: impl Into<String>) -> Self {
+        self.stream = name.into();
+        self
+    }
+
+    /// The dead-letter stream's name (default `<stream>_DLQ`).
+    pub fn dead_letter_stream(mut self, name: impl Into<String>) -> Self {
+        self.dead_letter_stream = Some(name.into());
+        self
+    }
+
+    /// The window in which a repeated `Nats-Msg-Id` is stored once. The
+    /// default is two minutes or the publish deadline, whichever is longer,
+    /// so a publish retried until its deadline is still stored once; a
+    /// shorter window than the deadline is refused when connecting.
+    pub fn duplicate_window(mut self, window: Duration) -> Self {
+        self.duplicate_window = Some(window);
+        self
+    }
+
+    /// Discard events older than this (default: keep forever).
+    pub fn max_age(mut self, age: Duration) -> Self {
+        self.max_age = Some(age);
+        self
+    }
+
+    /// Keep at most this many bytes in the event stream (default: no
+    /// limit).
+    pub fn max_bytes(mut self, bytes: i64) -> Self {
+        self.max_bytes = Some(bytes);
+        self
+    }
+
+    /// Keep at most this many events (default: no limit).
+    pub fn max_messages(mut self, messages: i64) -> Self {
+        self.max_messages = Some(messages);
+        self
+    }
+
+    /// `ce-source` of published events (default
+    /// `urn:repobus:<host>:<program>`).
+    pub fn source(mut self, source: impl Into<String>) -> Self {
+        self.source = source.into();
+        self
+    }
+
+    /// How long one publish may keep retrying through disconnects (default
+    /// 90 s).
+    pub fn publish_deadline(mut self, deadline: Duration) -> Self {
+        self.publish_deadline = deadline;
+        self
+    }
+
+    /// How long to wait for one JetStream ack before retrying (default 5 s).
+    pub fn ack_timeout(mut self, timeout: Duration) -> Self {
+        self.ack_timeout = timeout;
+        self
+    }
+
+    /// Most publishes awaiting their ack at once; one more is refused with
+    /// [`super::PublishError::BufferFull`] (default 4096).
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.max_in_flight = n;
+        self
+    }
+
+    /// How long the first connection may take (default 5 s; with
+    /// [`BusConfig::connect_options`], the options' own setting applies).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Client name shown by the server (default `repobus`; with
+    /// [`BusConfig::connect_options`], the options' own setting applies).
+    pub fn client_name(mut self, name: impl Into<String>) -> Self {
+        self.client_name = name.into();
+        self
+    }
+
+    /// The NATS URL(s).
+    pub fn nats_url(&self) -> &str {
+        &self.nats_url
+    }
+
+    /// The subject prefix.
+    pub fn subject_prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The event stream's name.
+    pub fn stream_name(&self) -> &str {
+        &self.stream
+    }
+
+    /// The dead-letter stream's name: as set, or `<stream>_DLQ`.
+    pub fn dead_letter_stream_name(&self) -> String {
+        self.dead_letter_stream
+            .clone()
+            .unwrap_or_else(|| format!("{}_DLQ", self.stream))
+    }
+
+    /// `ce-source` of published events.
+    pub fn event_source(&self) -> &str {
+        &self.source
+    }
+
+    /// The duplicate window the streams get: as set, or the longer of two
+    /// minutes and the publish deadline.
+    pub fn effective_duplicate_window(&self) -> Duration {
+        self.duplicate_window
+            .unwrap_or_else(|| MIN_DUPLICATE_WINDOW.max(self.publish_deadline))
+    }
+
+    /// repobus's connection settings: the client name, the connection
+    /// timeout, a reconnect delay growing to one second, and connection
+    /// events logged with `tracing`. Extend them with credentials and pass
+    /// them to [`BusConfig::connect_options`].
+    pub fn default_connect_options(&self) -> ConnectOptions {
+        ConnectOptions::new()
+            .name(&self.client_name)
+            .connection_timeout(self.connect_timeout)
+            .reconnect_delay_callback(|attempt| {
+                Duration::from_millis((50 * attempt as u64).min(1000))
+            })
+            .event_callback(|event| async move {
+                match event {
+                    async_nats::Event::Disconnected => {
+                        tracing::warn!("disconnected from NATS; reconnecting")
+                    }
+                    async_nats::Event::Connected => tracing::info!("connected to NATS"),
+                    other => tracing::debug!("NATS client event: {other}"),
+                }
+            })
+    }
+
+    /// The options the bus connects with.
+    pub(super) fn options_to_connect(&self) -> ConnectOptions {
+        self.connect_options
+            .clone()
+            .unwrap_or_else(|| self.default_connect_options())
+    }
+
+    /// Refuses settings that contradict each other.
+    pub(super) fn check(&self) -> Result<(), BusError> {
+        if let Some(window) = self.duplicate_window {
+            if self.publish_deadline > window {
+                return Err(BusError::Config(format!(
+                    "the publish deadline ({:?}) is longer than the duplicate window ({:?}); a late retry could be stored twice",
+                    self.publish_deadline, window
+                )));
+            }
+        }
+        if self.max_in_flight == 0 {
+            return Err(BusError::Config("max_in_flight must be at least 1".into()));
+        }
+        if self.dead_letter_stream_name() == self.stream {
+            return Err(BusError::Config(format!(
+                "the dead-letter stream must not be the event stream ({})",
+                self.stream
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        BusConfig::new(DEFAULT_NATS_URL)
+    }
+}
