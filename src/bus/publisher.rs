@@ -61,12 +61,20 @@ pub enum PublishError {
     #[error("the publisher is closed")]
     Closed,
     /// The server refused the event for good (too large, stream limits).
-    #[error("NATS refused event {id}: {reason}")]
+    #[error("NATS refused event {id}: {source}")]
     Rejected {
         /// The event ID.
         id: String,
-        /// The server's reason.
-        reason: String,
+        /// The server's answer.
+        source: async_nats::jetstream::context::PublishError,
+    },
+    /// A core-NATS publish ([`Publisher::publish_core`]) could not be sent.
+    #[error("cannot send event {id} on core NATS: {source}")]
+    Send {
+        /// The event ID.
+        id: String,
+        /// The client's error.
+        source: async_nats::client::PublishError,
     },
     /// NATS stayed unreachable until the deadline; the event was never sent,
     /// so it is not stored.
@@ -78,7 +86,7 @@ pub enum PublishError {
         deadline: Duration,
     },
     /// No ack arrived before the deadline; a retry with the same ID is safe.
-    #[error("no JetStream ack for event {id} after {attempts} attempts in {deadline:?} (last error: {last_error}); it may or may not be stored, and publishing it again with the same id is safe")]
+    #[error("no JetStream ack for event {id} after {attempts} attempts in {deadline:?} (last error: {}); it may or may not be stored, and publishing it again with the same id is safe", last_error.as_ref().map_or_else(|| "none".to_owned(), ToString::to_string))]
     Deadline {
         /// The event ID.
         id: String,
@@ -86,8 +94,9 @@ pub enum PublishError {
         attempts: u32,
         /// The configured deadline.
         deadline: Duration,
-        /// The last error seen.
-        last_error: String,
+        /// The last error seen, if a send failed before the deadline.
+        #[source]
+        last_error: Option<async_nats::jetstream::context::PublishError>,
     },
 }
 
@@ -121,7 +130,7 @@ impl PublishError {
     /// use repobus::bus::PublishError;
     ///
     /// assert!(PublishError::Closed.stops_batch());
-    /// assert!(!PublishError::Rejected { id: "x".into(), reason: "too large".into() }.stops_batch());
+    /// assert!(PublishError::BufferFull { capacity: 1 }.stops_batch());
     /// ```
     pub fn stops_batch(&self) -> bool {
         self.is_transient() || matches!(self, PublishError::Closed)
@@ -210,7 +219,7 @@ impl Publisher {
         let deadline_after = self.bus.config.publish_deadline;
         let deadline = Instant::now() + deadline_after;
         let mut attempts = 0u32;
-        let mut last_error = String::from("none");
+        let mut last_error = None;
         let mut backoff = Duration::from_millis(50);
         loop {
             // Send only while connected: the client queues what is sent while
@@ -267,11 +276,11 @@ impl Publisher {
                     ) {
                         return Err(PublishError::Rejected {
                             id: envelope.event_id,
-                            reason: e.to_string(),
+                            source: e,
                         });
                     }
-                    last_error = e.to_string();
                     tracing::warn!(id = %envelope.event_id, attempt = attempts, error = %e, "publish not acknowledged; retrying with the same id");
+                    last_error = Some(e);
                 }
                 Err(_) => {
                     return Err(PublishError::Deadline {
@@ -317,9 +326,9 @@ impl Publisher {
             .client
             .publish_with_headers(subject, envelope.to_headers(), payload)
             .await
-            .map_err(|e| PublishError::Rejected {
+            .map_err(|source| PublishError::Send {
                 id: envelope.event_id.clone(),
-                reason: e.to_string(),
+                source,
             })?;
         Ok(envelope.event_id)
     }

@@ -390,6 +390,7 @@ impl From<PublishError> for ApiError {
         let status = match &e {
             PublishError::Envelope(_) => StatusCode::BAD_REQUEST,
             PublishError::Rejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            PublishError::Send { .. } => StatusCode::SERVICE_UNAVAILABLE,
             PublishError::BufferFull { .. }
             | PublishError::Closed
             | PublishError::Deadline { .. }
