@@ -2,8 +2,8 @@
 //! one server, for the same bodies.
 //!
 //! ```text
-//! cargo run --release --example bench -- --messages 100000
-//! cargo run --release --example bench -- --messages 100000 --nats-url nats://127.0.0.1:4222
+//! cargo bench --bench bus -- --messages 100000
+//! cargo bench --bench bus -- --messages 100000 --nats-url nats://127.0.0.1:4222
 //! ```
 //!
 //! Without `--nats-url` it starts a private `nats-server -js` (from
@@ -40,6 +40,9 @@ use repobus::{Event, EventType};
 
 #[derive(Parser)]
 struct Args {
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
     /// Messages per phase.
     #[arg(long, default_value_t = 100_000)]
     messages: usize,

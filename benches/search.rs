@@ -1,7 +1,7 @@
 //! History search over a large stream, with and without push-down.
 //!
 //! ```text
-//! cargo run --release --example bench_search -- --events 1000000
+//! cargo bench --bench search -- --events 1000000
 //! ```
 //!
 //! Starts a private `nats-server -js` (from `$REPOBUS_NATS_SERVER` or PATH)
@@ -25,6 +25,9 @@ use repobus::{Event, EventType};
 
 #[derive(Parser)]
 struct Args {
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
     /// Events to store.
     #[arg(long, default_value_t = 1_000_000)]
     events: usize,
