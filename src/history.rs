@@ -20,10 +20,24 @@ use crate::criteria::{Criteria, CriteriaError, Filter, SortKey};
 use crate::events::EventType;
 use crate::iso8601::{Duration as IsoDuration, Iso8601Error};
 use crate::record::field;
-use crate::subject::{Phase, RepoOperation, SubjectFilter, Subjects};
+use crate::subject::Subjects;
 use crate::time::{parse_datetime, TimestampError};
 
 /// A history question: criteria, and whether to push them down.
+///
+/// # Examples
+///
+/// ```
+/// use repobus::criteria::Criteria;
+/// use repobus::history::Search;
+///
+/// // Read every stored event, for criteria the server cannot narrow anyway:
+/// let search = Search {
+///     push_down: false,
+///     ..Search::new(Criteria::new().with_limit(100))
+/// };
+/// assert_eq!(search.criteria.limit, Some(100));
+/// ```
 #[derive(Debug, Clone)]
 pub struct Search {
     /// Filter, sort, skip, limit, fields, after and before (on `time`).
@@ -34,6 +48,17 @@ pub struct Search {
 
 impl Search {
     /// A search with push-down.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::criteria::Criteria;
+    /// use repobus::history::Search;
+    ///
+    /// let search = Search::new(Criteria::new().with_filter(r#"{"repo_id": "pulp-f17"}"#.parse()?));
+    /// assert!(search.push_down);
+    /// # Ok::<(), repobus::criteria::CriteriaError>(())
+    /// ```
     pub fn new(criteria: Criteria) -> Self {
         Search {
             criteria,
@@ -43,6 +68,18 @@ impl Search {
 }
 
 /// Why a history question could not be answered.
+///
+/// # Examples
+///
+/// ```
+/// use repobus::history::{HistoryError, HistoryQuery};
+///
+/// let query = HistoryQuery::from_pairs(vec![("limit".into(), "ten".into())]);
+/// match query.to_search() {
+///     Err(HistoryError::Number { field, value }) => assert_eq!((field, value.as_str()), ("limit", "ten")),
+///     other => panic!("unexpected {other:?}"),
+/// }
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
     /// The criteria are malformed.
@@ -73,6 +110,20 @@ pub enum HistoryError {
 }
 
 /// Resolves `--since P1D` against `now`: the instant one day before.
+///
+/// # Examples
+///
+/// ```
+/// use repobus::history::since;
+/// use repobus::time::parse_datetime;
+///
+/// let now = parse_datetime("2012-03-31T12:00Z")?;
+/// assert_eq!(since("P1D", now)?, parse_datetime("2012-03-30T12:00Z")?);
+/// // Calendar-aware: one month before March 31 is February 29 (a leap year).
+/// assert_eq!(since("P1M", now)?, parse_datetime("2012-02-29T12:00Z")?);
+/// assert!(since("one day", now).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn since(duration: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, HistoryError> {
     let d: IsoDuration = duration.parse().map_err(HistoryError::Since)?;
     d.subtract_from(now).ok_or_else(|| {
@@ -84,6 +135,19 @@ pub fn since(duration: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Histor
 }
 
 /// Parses an `after`/`before` date-time.
+///
+/// # Examples
+///
+/// ```
+/// use repobus::history::{instant, HistoryError};
+///
+/// let after = instant("after", "2012-07-06T15:49Z").unwrap();
+/// assert_eq!(after.to_rfc3339(), "2012-07-06T15:49:00+00:00");
+/// assert!(matches!(
+///     instant("before", "2012-13-01"),
+///     Err(HistoryError::Time { field: "before", .. })
+/// ));
+/// ```
 pub fn instant(field: &'static str, text: &str) -> Result<DateTime<Utc>, HistoryError> {
     parse_datetime(text).map_err(|source| HistoryError::Time { field, source })
 }
@@ -91,6 +155,23 @@ pub fn instant(field: &'static str, text: &str) -> Result<DateTime<Utc>, History
 /// The query string of `GET /v1/events`: `filters` (JSON), `sort` (repeatable
 /// `field[,ascending|descending]`), `limit`, `skip`, `fields` (`a,b,c`),
 /// `after`, `before` (ISO 8601) and `since` (a duration such as `P1D`).
+///
+/// # Examples
+///
+/// ```
+/// use repobus::history::HistoryQuery;
+///
+/// // `?filters={"result":"failed"}&sort=time,descending&limit=10`, as a web
+/// // framework's query extractor hands it over:
+/// let query: HistoryQuery = serde_json::from_value(serde_json::json!([
+///     ["filters", r#"{"result": "failed"}"#],
+///     ["sort", "time,descending"],
+///     ["limit", "10"],
+/// ]))?;
+/// let search = query.to_search()?;
+/// assert_eq!(search.criteria.limit, Some(10));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(from = "Vec<(String, String)>")]
 pub struct HistoryQuery {
@@ -105,12 +186,40 @@ impl From<Vec<(String, String)>> for HistoryQuery {
 
 impl HistoryQuery {
     /// A query from its key/value pairs (keys may repeat).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::history::HistoryQuery;
+    ///
+    /// let query = HistoryQuery::from_pairs(vec![
+    ///     ("filters".into(), r#"{"repo_id": "pulp-f17"}"#.into()),
+    ///     ("since".into(), "P1D".into()),
+    /// ]);
+    /// assert!(query.to_search().unwrap().criteria.after.is_some());
+    /// ```
     pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
         HistoryQuery { pairs }
     }
 
     /// Validates the parameters into a [`Search`]; unknown parameters are
     /// errors too, so a typo is not silently ignored.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::history::HistoryQuery;
+    ///
+    /// let pairs = |p: &[(&str, &str)]| {
+    ///     HistoryQuery::from_pairs(p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    /// };
+    /// let search = pairs(&[("filters", r#"{"result": "failed"}"#), ("skip", "20"), ("limit", "10")])
+    ///     .to_search()
+    ///     .unwrap();
+    /// assert_eq!((search.criteria.skip, search.criteria.limit), (20, Some(10)));
+    /// // A typo is an error, not an ignored parameter:
+    /// assert!(pairs(&[("limt", "10")]).to_search().is_err());
+    /// ```
     pub fn to_search(&self) -> Result<Search, HistoryError> {
         let mut criteria = Criteria::new();
         let number = |field: &'static str, value: &str| {
@@ -155,12 +264,38 @@ impl HistoryQuery {
 pub const CLOCK_SKEW_MARGIN: Duration = Duration::from_secs(300);
 
 /// Where a read for events at or after `after` starts on the server.
+///
+/// # Examples
+///
+/// ```
+/// use repobus::bus::Deliver;
+/// use repobus::history::start_at;
+/// use repobus::time::parse_datetime;
+///
+/// let after = parse_datetime("2012-07-06T15:49:11Z")?;
+/// // Five minutes early (CLOCK_SKEW_MARGIN); the criteria filter exactly.
+/// assert_eq!(start_at(after), Deliver::FromTime(parse_datetime("2012-07-06T15:44:11Z")?));
+/// # Ok::<(), repobus::time::TimestampError>(())
+/// ```
 pub fn start_at(after: DateTime<Utc>) -> Deliver {
     let margin = chrono::Duration::from_std(CLOCK_SKEW_MARGIN).unwrap_or_default();
     Deliver::FromTime(after.checked_sub_signed(margin).unwrap_or(after))
 }
 
 /// The later of two optional bounds.
+///
+/// # Examples
+///
+/// ```
+/// use repobus::history::latest;
+/// use repobus::time::parse_datetime;
+///
+/// let (a, b) = (parse_datetime("2012-07-01")?, parse_datetime("2012-07-06")?);
+/// assert_eq!(latest(Some(a), b), b);
+/// assert_eq!(latest(Some(b), a), b);
+/// assert_eq!(latest(None, a), a);
+/// # Ok::<(), repobus::time::TimestampError>(())
+/// ```
 pub fn latest(a: Option<DateTime<Utc>>, b: DateTime<Utc>) -> DateTime<Utc> {
     a.map_or(b, |a| a.max(b))
 }
@@ -174,53 +309,75 @@ fn pinned_str<'a>(filter: Option<&'a Filter>, field: &str) -> Option<&'a str> {
 /// The subject filter a search can be narrowed to, from the equalities its
 /// filter pins (`type`, `repo_id`, `project_owner`, `project_name`,
 /// `chroot`).
+///
+/// # Examples
+///
+/// ```
+/// use repobus::criteria::Criteria;
+/// use repobus::history::pushed_down_subject;
+/// use repobus::subject::Subjects;
+///
+/// let subjects = Subjects::default();
+/// let narrow = Criteria::new()
+///     .with_filter(r#"{"type": "repo-sync-finished", "repo_id": "epel.7"}"#.parse()?);
+/// assert_eq!(
+///     pushed_down_subject(&subjects, &narrow).as_deref(),
+///     Some("repobus.repo.sync.finished.epel%2E7")
+/// );
+/// // Nothing pinned to one subject: the whole stream is read.
+/// let wide = Criteria::new().with_filter(r#"{"result": "failed"}"#.parse()?);
+/// assert_eq!(pushed_down_subject(&subjects, &wide), None);
+/// # Ok::<(), repobus::criteria::CriteriaError>(())
+/// ```
 pub fn pushed_down_subject(subjects: &Subjects, criteria: &Criteria) -> Option<String> {
     let filter = criteria.filter.as_ref();
-    let event_type = pinned_str(filter, field::TYPE).and_then(|t| t.parse::<EventType>().ok());
-    if pinned_str(filter, field::TYPE).is_some() && event_type.is_none() {
-        // A type no event has: nothing can match; any narrow subject works.
-        return Some(format!("{}.none", subjects.prefix()));
+    let pinned_type = pinned_str(filter, field::TYPE);
+    // Which subject IDs (named as the record's fields) the filter pins.
+    let id_names: Vec<&str> = EventType::ALL
+        .into_iter()
+        .flat_map(|t| t.subject_ids().iter().copied())
+        .collect();
+    let pinned_ids: Vec<&str> = id_names
+        .iter()
+        .copied()
+        .filter(|name| pinned_str(filter, name).is_some())
+        .collect();
+    if pinned_type.is_none() && pinned_ids.is_empty() {
+        return None;
     }
-    let repo_id = pinned_str(filter, field::REPO_ID).map(str::to_owned);
-    let owner = pinned_str(filter, field::PROJECT_OWNER).map(str::to_owned);
-    let project = pinned_str(filter, field::PROJECT_NAME).map(str::to_owned);
-    let chroot = pinned_str(filter, field::CHROOT).map(str::to_owned);
-    let copr_ids = owner.is_some() || project.is_some() || chroot.is_some();
-    let phase_of = |t: EventType| match t {
-        EventType::RepoSyncStarted
-        | EventType::RepoPublishStarted
-        | EventType::BuildChrootStarted => Phase::Started,
-        _ => Phase::Finished,
+    // The types an event matching the filter can have.
+    let candidates: Vec<EventType> = EventType::ALL
+        .into_iter()
+        .filter(|t| pinned_type.is_none_or(|name| t.as_str() == name))
+        .filter(|t| pinned_ids.iter().all(|id| t.subject_ids().contains(id)))
+        .collect();
+    let Some(first) = candidates.first() else {
+        // No type has these IDs (or the type does not exist): nothing can
+        // match, and any narrow subject reads nothing.
+        return Some(format!("{}.none", subjects.prefix()));
     };
-    let built = match event_type {
-        Some(t) if t.is_pulp() => SubjectFilter::Repo {
-            operation: Some(match t {
-                EventType::RepoSyncStarted | EventType::RepoSyncFinished => RepoOperation::Sync,
-                _ => RepoOperation::Publish,
-            }),
-            phase: Some(phase_of(t)),
-            repo_id,
-        },
-        Some(t) => SubjectFilter::Build {
-            phase: Some(phase_of(t)),
-            owner,
-            project,
-            chroot,
-        },
-        None if repo_id.is_some() && !copr_ids => SubjectFilter::Repo {
-            operation: None,
-            phase: None,
-            repo_id,
-        },
-        None if copr_ids && repo_id.is_none() => SubjectFilter::Build {
-            phase: None,
-            owner,
-            project,
-            chroot,
-        },
-        None => return None,
-    };
-    Some(subjects.filter(&built))
+    // One wildcard subject covers them when they have the same shape: the
+    // same number of type tokens and the same IDs after them.
+    let tokens = |t: EventType| t.subject_tokens().split('.').collect::<Vec<_>>();
+    let shape = (tokens(*first).len(), first.subject_ids());
+    if candidates
+        .iter()
+        .any(|t| (tokens(*t).len(), t.subject_ids()) != shape)
+    {
+        return None;
+    }
+    let type_tokens: Vec<&str> = (0..shape.0)
+        .map(|i| {
+            let token = tokens(*first)[i];
+            if candidates.iter().all(|t| tokens(*t)[i] == token) {
+                token
+            } else {
+                "*"
+            }
+        })
+        .collect();
+    let ids = shape.1.iter().map(|name| pinned_str(filter, name));
+    Some(subjects.wildcard(&type_tokens, ids))
 }
 
 /// Progress of a scan: events read so far and the total to read.
@@ -333,6 +490,19 @@ mod tests {
             (r#"{"$or": [{"repo_id": "a"}, {"repo_id": "b"}]}"#, None),
             (r#"{"result": "failed"}"#, None),
             (r#"{"type": "nope"}"#, Some("repobus.none")),
+            // No type has both IDs: nothing can match.
+            (
+                r#"{"repo_id": "a", "project_owner": "b"}"#,
+                Some("repobus.none"),
+            ),
+            (
+                r#"{"type": "repo-sync-started", "chroot": "x"}"#,
+                Some("repobus.none"),
+            ),
+            (
+                r#"{"project_name": "python3.8", "chroot": "epel-7"}"#,
+                Some("repobus.build.chroot.*.*.python3%2E8.epel-7"),
+            ),
         ];
         for (filter, want) in cases {
             assert_eq!(

@@ -34,6 +34,16 @@ use crate::events::{Event, EventType};
 pub const DEFAULT_PREFIX: &str = "repobus";
 
 /// Escapes one token: bytes outside `[A-Za-z0-9_@-]` become `%XX`.
+///
+/// # Examples
+///
+/// ```
+/// use repobus::subject::escape_token;
+///
+/// assert_eq!(escape_token("epel.7"), "epel%2E7");
+/// assert_eq!(escape_token("@python"), "@python");
+/// assert_eq!(escape_token(""), "%");
+/// ```
 pub fn escape_token(raw: &str) -> String {
     if raw.is_empty() {
         return "%".to_owned();
@@ -44,11 +54,26 @@ pub fn escape_token(raw: &str) -> String {
 }
 
 /// Reverses [`escape_token`], accepting only the spelling it writes.
+///
+/// # Examples
+///
+/// ```
+/// use repobus::subject::unescape_token;
+///
+/// assert_eq!(unescape_token("epel%2E7").unwrap(), "epel.7");
+/// assert_eq!(unescape_token("%").unwrap(), "");
+/// // Only the spelling `escape_token` writes: `%41` would be a second `A`.
+/// assert!(unescape_token("%41").is_err());
+/// ```
 pub fn unescape_token(token: &str) -> Result<String, SubjectError> {
     if token == "%" {
         return Ok(String::new());
     }
     let bad = || SubjectError::BadToken(token.to_owned());
+    // The empty ID is written `%`; an empty token is no ID.
+    if token.is_empty() {
+        return Err(bad());
+    }
     let bytes = token.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -81,6 +106,23 @@ pub fn unescape_token(token: &str) -> Result<String, SubjectError> {
 }
 
 /// Why a subject could not be decoded.
+///
+/// # Examples
+///
+/// ```
+/// use repobus::subject::{SubjectError, Subjects};
+///
+/// let subjects = Subjects::default();
+/// assert!(matches!(
+///     subjects.parse("other.repo.sync.started.pulp-f17"),
+///     Err(SubjectError::WrongPrefix { .. })
+/// ));
+/// assert!(matches!(
+///     subjects.parse("repobus.repo.sync.begun.pulp-f17"),
+///     Err(SubjectError::NotAnEvent(_))
+/// ));
+/// assert!(matches!(Subjects::new("a..b"), Err(SubjectError::BadPrefix(_))));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SubjectError {
     /// The subject does not start with the configured prefix.
@@ -103,6 +145,23 @@ pub enum SubjectError {
 }
 
 /// The IDs a subject carries.
+///
+/// # Examples
+///
+/// ```
+/// use repobus::subject::{SubjectIds, Subjects};
+///
+/// let parsed = Subjects::default()
+///     .parse("repobus.build.chroot.ended.@python.python3%2E8.fedora-rawhide-x86_64")
+///     .unwrap();
+/// match parsed.ids {
+///     SubjectIds::BuildChroot { owner, project, chroot } => {
+///         assert_eq!((owner.as_str(), project.as_str()), ("@python", "python3.8"));
+///         assert_eq!(chroot, "fedora-rawhide-x86_64");
+///     }
+///     SubjectIds::Repo { .. } => unreachable!("a build subject"),
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SubjectIds {
     /// A Pulp repository event.
@@ -122,6 +181,22 @@ pub enum SubjectIds {
 }
 
 /// A subject decoded into its event type and IDs.
+///
+/// # Examples
+///
+/// ```
+/// use repobus::subject::{ParsedSubject, SubjectIds, Subjects};
+/// use repobus::EventType;
+///
+/// let parsed = Subjects::default().parse("repobus.repo.sync.finished.epel%2E7").unwrap();
+/// assert_eq!(
+///     parsed,
+///     ParsedSubject {
+///         event_type: EventType::RepoSyncFinished,
+///         ids: SubjectIds::Repo { repo_id: "epel.7".into() },
+///     }
+/// );
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedSubject {
     /// The event type.
@@ -131,6 +206,18 @@ pub struct ParsedSubject {
 }
 
 /// Builds and parses subjects under one prefix.
+///
+/// # Examples
+///
+/// ```
+/// use repobus::subject::Subjects;
+/// use repobus::EventType;
+///
+/// let subjects = Subjects::new("acme.events").unwrap();
+/// let subject = subjects.repo(EventType::RepoSyncStarted, "pulp-f17");
+/// assert_eq!(subject, "acme.events.repo.sync.started.pulp-f17");
+/// assert_eq!(subjects.parse(&subject).unwrap().event_type, EventType::RepoSyncStarted);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subjects {
     prefix: String,
@@ -151,6 +238,16 @@ fn type_tokens(t: EventType) -> &'static str {
 impl Subjects {
     /// Subjects under `prefix` (one or more dot-separated tokens of
     /// `[A-Za-z0-9_-]`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::subject::Subjects;
+    ///
+    /// let subjects = Subjects::new("acme.events").unwrap();
+    /// assert_eq!(subjects.prefix(), "acme.events");
+    /// assert!(Subjects::new("acme.*").is_err());
+    /// ```
     pub fn new(prefix: impl Into<String>) -> Result<Self, SubjectError> {
         let prefix = prefix.into();
         let ok = !prefix.is_empty()
@@ -167,12 +264,28 @@ impl Subjects {
     }
 
     /// The prefix.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::subject::Subjects;
+    ///
+    /// assert_eq!(Subjects::default().prefix(), "repobus");
+    /// ```
     pub fn prefix(&self) -> &str {
         &self.prefix
     }
 
     /// Every event subject: `<prefix>.repo.>` and `<prefix>.build.>` (the
     /// subjects of the event stream; dead letters live apart).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::subject::Subjects;
+    ///
+    /// assert_eq!(Subjects::default().event_subjects(), ["repobus.repo.>", "repobus.build.>"]);
+    /// ```
     pub fn event_subjects(&self) -> Vec<String> {
         vec![
             format!("{}.repo.>", self.prefix),
@@ -181,16 +294,44 @@ impl Subjects {
     }
 
     /// The dead-letter subject for `reason`: `<prefix>.dlq.<reason>`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::subject::Subjects;
+    ///
+    /// assert_eq!(Subjects::default().dead_letter("bad-envelope"), "repobus.dlq.bad-envelope");
+    /// ```
     pub fn dead_letter(&self, reason: &str) -> String {
         format!("{}.dlq.{}", self.prefix, escape_token(reason))
     }
 
     /// All dead-letter subjects: `<prefix>.dlq.>`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::subject::Subjects;
+    ///
+    /// assert_eq!(Subjects::default().dead_letters(), "repobus.dlq.>");
+    /// ```
     pub fn dead_letters(&self) -> String {
         format!("{}.dlq.>", self.prefix)
     }
 
     /// The subject of a Pulp repository event.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::subject::Subjects;
+    /// use repobus::EventType;
+    ///
+    /// assert_eq!(
+    ///     Subjects::default().repo(EventType::RepoPublishFinished, "epel.7"),
+    ///     "repobus.repo.publish.finished.epel%2E7"
+    /// );
+    /// ```
     pub fn repo(&self, event_type: EventType, repo_id: &str) -> String {
         format!(
             "{}.{}.{}",
@@ -201,6 +342,18 @@ impl Subjects {
     }
 
     /// The subject of a Copr build-chroot event.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::subject::Subjects;
+    /// use repobus::EventType;
+    ///
+    /// assert_eq!(
+    ///     Subjects::default().build_chroot(EventType::BuildChrootEnded, "@python", "python3.8", "srpm-builds"),
+    ///     "repobus.build.chroot.ended.@python.python3%2E8.srpm-builds"
+    /// );
+    /// ```
     pub fn build_chroot(
         &self,
         event_type: EventType,
@@ -221,6 +374,8 @@ impl Subjects {
     /// The subject an event is published on: the prefix, the type's tokens
     /// and its escaped IDs.
     ///
+    /// # Examples
+    ///
     /// ```
     /// use repobus::subject::Subjects;
     /// use repobus::Event;
@@ -238,6 +393,24 @@ impl Subjects {
     }
 
     /// The wildcard subject for a filter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::subject::{SubjectFilter, Subjects};
+    /// use repobus::EventType;
+    ///
+    /// let subjects = Subjects::default();
+    /// assert_eq!(subjects.filter(&SubjectFilter::All), "repobus.>");
+    /// assert_eq!(
+    ///     subjects.filter(&SubjectFilter::Type(EventType::RepoSyncFinished)),
+    ///     "repobus.repo.sync.finished.*"
+    /// );
+    /// assert_eq!(
+    ///     subjects.filter(&SubjectFilter::repo("epel.7").finished()),
+    ///     "repobus.repo.*.finished.epel%2E7"
+    /// );
+    /// ```
     pub fn filter(&self, filter: &SubjectFilter) -> String {
         let tok = |v: &Option<String>| v.as_deref().map_or("*".to_owned(), escape_token);
         match filter {
@@ -276,7 +449,45 @@ impl Subjects {
         }
     }
 
+    /// The subject filter of the given type tokens (`*` allowed) followed
+    /// by IDs, each escaped, or `*` when `None`.
+    ///
+    /// ```
+    /// use repobus::subject::Subjects;
+    ///
+    /// let s = Subjects::default();
+    /// assert_eq!(s.wildcard(&["repo", "*", "finished"], [Some("epel.7")]), "repobus.repo.*.finished.epel%2E7");
+    /// ```
+    pub fn wildcard<'a>(
+        &self,
+        type_tokens: &[&str],
+        ids: impl IntoIterator<Item = Option<&'a str>>,
+    ) -> String {
+        let mut subject = self.prefix.clone();
+        for token in type_tokens {
+            subject.push('.');
+            subject.push_str(token);
+        }
+        for id in ids {
+            subject.push('.');
+            subject.push_str(&id.map_or_else(|| "*".to_owned(), escape_token));
+        }
+        subject
+    }
+
     /// Decodes a subject back to its event type and IDs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::subject::{SubjectIds, Subjects};
+    /// use repobus::EventType;
+    ///
+    /// let parsed = Subjects::default().parse("repobus.repo.sync.started.epel%2E7").unwrap();
+    /// assert_eq!(parsed.event_type, EventType::RepoSyncStarted);
+    /// assert_eq!(parsed.ids, SubjectIds::Repo { repo_id: "epel.7".into() });
+    /// assert!(Subjects::default().parse("repobus.repo.sync.started.a.b").is_err());
+    /// ```
     pub fn parse(&self, subject: &str) -> Result<ParsedSubject, SubjectError> {
         let rest = subject
             .strip_prefix(&self.prefix)
@@ -314,6 +525,15 @@ impl fmt::Display for Subjects {
 }
 
 /// Pulp operations.
+///
+/// # Examples
+///
+/// ```
+/// use repobus::subject::{RepoOperation, SubjectFilter, Subjects};
+///
+/// let syncs = SubjectFilter::repo("pulp-f17").operation(RepoOperation::Sync);
+/// assert_eq!(Subjects::default().filter(&syncs), "repobus.repo.sync.*.pulp-f17");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RepoOperation {
     /// `sync`
@@ -332,6 +552,15 @@ impl RepoOperation {
 }
 
 /// Started or finished (Pulp) / ended (Copr).
+///
+/// # Examples
+///
+/// ```
+/// use repobus::subject::{Phase, SubjectFilter, Subjects};
+///
+/// let ended = SubjectFilter::Build { phase: Some(Phase::Finished), owner: None, project: None, chroot: None };
+/// assert_eq!(Subjects::default().filter(&ended), "repobus.build.chroot.ended.>");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
     /// `started`
@@ -357,6 +586,22 @@ impl Phase {
 
 /// What a subscriber wants: every event, one type, or some IDs of Pulp or
 /// Copr events. Unset parts are wildcards.
+///
+/// # Examples
+///
+/// ```
+/// use repobus::subject::{SubjectFilter, Subjects};
+///
+/// let subjects = Subjects::default();
+/// // Every build of @python's python3.8 project, in any chroot:
+/// let filter = SubjectFilter::Build {
+///     phase: None,
+///     owner: Some("@python".into()),
+///     project: Some("python3.8".into()),
+///     chroot: None,
+/// };
+/// assert_eq!(subjects.filter(&filter), "repobus.build.chroot.*.@python.python3%2E8.*");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SubjectFilter {
     /// Every event.
@@ -387,6 +632,17 @@ pub enum SubjectFilter {
 
 impl SubjectFilter {
     /// Every event of one repository.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::subject::{SubjectFilter, Subjects};
+    ///
+    /// assert_eq!(
+    ///     Subjects::default().filter(&SubjectFilter::repo("epel.7")),
+    ///     "repobus.repo.*.*.epel%2E7"
+    /// );
+    /// ```
     pub fn repo(repo_id: impl Into<String>) -> Self {
         SubjectFilter::Repo {
             operation: None,
@@ -396,6 +652,17 @@ impl SubjectFilter {
     }
 
     /// Every build event of one owner.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::subject::{SubjectFilter, Subjects};
+    ///
+    /// assert_eq!(
+    ///     Subjects::default().filter(&SubjectFilter::owner("@python")),
+    ///     "repobus.build.chroot.*.@python.*.*"
+    /// );
+    /// ```
     pub fn owner(owner: impl Into<String>) -> Self {
         SubjectFilter::Build {
             phase: None,
@@ -406,11 +673,38 @@ impl SubjectFilter {
     }
 
     /// Narrows to finished (Pulp) or ended (Copr) events.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::subject::{SubjectFilter, Subjects};
+    ///
+    /// let subjects = Subjects::default();
+    /// assert_eq!(
+    ///     subjects.filter(&SubjectFilter::repo("epel.7").finished()),
+    ///     "repobus.repo.*.finished.epel%2E7"
+    /// );
+    /// assert_eq!(
+    ///     subjects.filter(&SubjectFilter::owner("@python").finished()),
+    ///     "repobus.build.chroot.ended.@python.*.*"
+    /// );
+    /// ```
     pub fn finished(self) -> Self {
         self.with_phase(Phase::Finished)
     }
 
     /// Narrows to started events.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::subject::{SubjectFilter, Subjects};
+    ///
+    /// assert_eq!(
+    ///     Subjects::default().filter(&SubjectFilter::repo("pulp-f17").started()),
+    ///     "repobus.repo.*.started.pulp-f17"
+    /// );
+    /// ```
     pub fn started(self) -> Self {
         self.with_phase(Phase::Started)
     }
@@ -440,6 +734,15 @@ impl SubjectFilter {
     }
 
     /// Narrows a repository filter to one operation.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::subject::{RepoOperation, SubjectFilter, Subjects};
+    ///
+    /// let filter = SubjectFilter::repo("pulp-f17").operation(RepoOperation::Publish).finished();
+    /// assert_eq!(Subjects::default().filter(&filter), "repobus.repo.publish.finished.pulp-f17");
+    /// ```
     pub fn operation(self, op: RepoOperation) -> Self {
         match self {
             SubjectFilter::Repo { phase, repo_id, .. } => SubjectFilter::Repo {

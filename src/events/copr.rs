@@ -535,7 +535,7 @@ impl Serialize for BuildChrootEnded {
 /// The parts of [`EventKind`] both build-chroot events share.
 macro_rules! build_chroot_kind {
     () => {
-        const SUBJECT_IDS: &'static [&'static str] = &["owner", "project", "chroot"];
+        const SUBJECT_IDS: &'static [&'static str] = &["project_owner", "project_name", "chroot"];
         type Details = BuildChrootDetails;
 
         fn subject_ids(&self) -> Vec<&str> {
@@ -564,6 +564,10 @@ macro_rules! build_chroot_kind {
 
         fn details(&self) -> BuildChrootDetails {
             self.0.details()
+        }
+
+        fn build_chroot(&self) -> Option<&BuildChroot> {
+            Some(&self.0)
         }
     };
 }

@@ -118,7 +118,9 @@ pub trait EventKind:
     /// The subject tokens after the prefix that name the type
     /// (`repo.sync.started`); the IDs of [`EventKind::subject_ids`] follow.
     const SUBJECT_TOKENS: &'static str;
-    /// What each of [`EventKind::subject_ids`] is (`["repo_id"]`).
+    /// What each of [`EventKind::subject_ids`] is, named as the accessor
+    /// that answers it (`["repo_id"]`), so that a search pinning those
+    /// accessors is narrowed to the subject.
     const SUBJECT_IDS: &'static [&'static str];
 
     /// Example bodies for the schema: the source documents' own examples.
@@ -168,6 +170,16 @@ pub trait EventKind:
     /// How much attention the event deserves.
     fn severity(&self) -> Severity {
         Severity::Info
+    }
+
+    /// The Pulp repository the event is about, if it is about one.
+    fn repo_id(&self) -> Option<&crate::ResourceId> {
+        None
+    }
+
+    /// The Copr build-chroot body, if the event has one.
+    fn build_chroot(&self) -> Option<&BuildChroot> {
+        None
     }
 }
 
@@ -398,22 +410,12 @@ impl Event {
 
     /// The repository ID of a Pulp event, `None` for Copr events.
     pub fn repo_id(&self) -> Option<&crate::ResourceId> {
-        match self {
-            Event::RepoSyncStarted(e) => Some(&e.repo_id),
-            Event::RepoSyncFinished(e) => Some(&e.repo_id),
-            Event::RepoPublishStarted(e) => Some(&e.repo_id),
-            Event::RepoPublishFinished(e) => Some(&e.repo_id),
-            _ => None,
-        }
+        dispatch!(self, e => e.repo_id())
     }
 
     /// The Copr body of a build-chroot event, `None` for Pulp events.
     pub fn build_chroot(&self) -> Option<&BuildChroot> {
-        match self {
-            Event::BuildChrootStarted(e) => Some(&e.0),
-            Event::BuildChrootEnded(e) => Some(&e.0),
-            _ => None,
-        }
+        dispatch!(self, e => e.build_chroot())
     }
 
     /// The IDs the subject carries after the type tokens.

@@ -125,6 +125,10 @@ impl EventKind for RepoSyncStarted {
         self.repo_id.to_string()
     }
 
+    fn repo_id(&self) -> Option<&ResourceId> {
+        Some(&self.repo_id)
+    }
+
     fn summary(&self) -> String {
         format!("Pulp repository \"{}\": sync started.", self.repo_id)
     }
@@ -190,6 +194,10 @@ impl EventKind for RepoPublishStarted {
 
     fn ce_subject(&self) -> String {
         self.repo_id.to_string()
+    }
+
+    fn repo_id(&self) -> Option<&ResourceId> {
+        Some(&self.repo_id)
     }
 
     fn summary(&self) -> String {
@@ -410,6 +418,10 @@ impl EventKind for RepoSyncFinished {
         self.repo_id.to_string()
     }
 
+    fn repo_id(&self) -> Option<&ResourceId> {
+        Some(&self.repo_id)
+    }
+
     fn summary(&self) -> String {
         format!(
             "Pulp repository \"{}\": sync {} ({} added, {} updated, {} removed).",
@@ -500,6 +512,10 @@ impl EventKind for RepoPublishFinished {
 
     fn ce_subject(&self) -> String {
         self.repo_id.to_string()
+    }
+
+    fn repo_id(&self) -> Option<&ResourceId> {
+        Some(&self.repo_id)
     }
 
     fn summary(&self) -> String {
