@@ -40,6 +40,20 @@ use crate::schema;
 pub const MAX_ID_LEN: usize = 200;
 
 /// Why an envelope could not be built or read.
+///
+/// # Examples
+///
+/// ```
+/// use repobus::envelope::{check_id, EnvelopeError};
+///
+/// match check_id("order 42") {
+///     Err(EnvelopeError::BadId { id, reason }) => {
+///         assert_eq!(id, "order 42");
+///         assert_eq!(reason, "only printable ASCII without spaces is allowed");
+///     }
+///     other => panic!("unexpected {other:?}"),
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EnvelopeError {
     /// A producer-given event ID is not usable.
@@ -62,6 +76,16 @@ pub enum EnvelopeError {
 
 /// Checks a producer-given event ID: 1 to 200 printable ASCII characters
 /// (no spaces or control characters), so it is safe as a NATS header value.
+///
+/// # Examples
+///
+/// ```
+/// use repobus::envelope::check_id;
+///
+/// assert!(check_id("order-42").is_ok());
+/// assert!(check_id("").is_err());
+/// assert!(check_id("a\r\nNats-Msg-Id: x").is_err());
+/// ```
 pub fn check_id(id: &str) -> Result<(), EnvelopeError> {
     let bad = |reason| EnvelopeError::BadId {
         id: id.chars().take(64).collect(),
@@ -80,6 +104,19 @@ pub fn check_id(id: &str) -> Result<(), EnvelopeError> {
 }
 
 /// The CloudEvents attributes of one event.
+///
+/// # Examples
+///
+/// ```
+/// use repobus::{envelope::Envelope, Event, EventType};
+///
+/// let event = Event::decode("repo-sync-started", br#"{"repo_id": "pulp-f17"}"#).unwrap();
+/// let mut envelope = Envelope::new(&event, "urn:example:producer", Some("order-42")).unwrap();
+/// envelope.pulp_task_id = Some("6ad6b3ba-55f8-4fd1-ba6c-2b0e3a1f0f3c".into());
+/// assert_eq!(envelope.event_type, EventType::RepoSyncStarted);
+/// assert_eq!(envelope.subject, "pulp-f17");
+/// assert_eq!(envelope.to_headers().get("ce-pulptaskid").unwrap().as_str(), "6ad6b3ba-55f8-4fd1-ba6c-2b0e3a1f0f3c");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Envelope {
     /// `ce-id`, also the JetStream `Nats-Msg-Id`.
@@ -122,6 +159,19 @@ fn value(text: String) -> HeaderValue {
 impl Envelope {
     /// The envelope for a new event: `id` if given (checked with
     /// [`check_id`]) or a fresh UUIDv7, and the current time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::{envelope::Envelope, Event};
+    ///
+    /// let event = Event::decode("repo-sync-started", br#"{"repo_id": "pulp-f17"}"#).unwrap();
+    /// let fresh = Envelope::new(&event, "urn:example:producer", None).unwrap();
+    /// assert_eq!(fresh.event_id.len(), 36); // a UUIDv7
+    /// let given = Envelope::new(&event, "urn:example:producer", Some("order-42")).unwrap();
+    /// assert_eq!(given.event_id, "order-42");
+    /// assert!(Envelope::new(&event, "urn:example:producer", Some("order 42")).is_err());
+    /// ```
     pub fn new(event: &Event, source: &str, id: Option<&str>) -> Result<Self, EnvelopeError> {
         let id = match id {
             Some(id) => {
@@ -142,11 +192,35 @@ impl Envelope {
     }
 
     /// `ce-time` as written: RFC 3339 in UTC with milliseconds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::{envelope::Envelope, Event};
+    ///
+    /// let event = Event::decode("repo-sync-started", br#"{"repo_id": "pulp-f17"}"#).unwrap();
+    /// let mut envelope = Envelope::new(&event, "urn:example", None).unwrap();
+    /// envelope.time = "2012-07-06T15:49:11.5Z".parse().unwrap();
+    /// assert_eq!(envelope.time_rfc3339(), "2012-07-06T15:49:11.500Z");
+    /// ```
     pub fn time_rfc3339(&self) -> String {
         self.time.to_rfc3339_opts(SecondsFormat::Millis, true)
     }
 
     /// The NATS headers carrying this envelope.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::{envelope::Envelope, Event};
+    ///
+    /// let event = Event::decode("repo-sync-started", br#"{"repo_id": "pulp-f17"}"#).unwrap();
+    /// let envelope = Envelope::new(&event, "urn:example", Some("order-42")).unwrap();
+    /// let headers = envelope.to_headers();
+    /// assert_eq!(headers.get("ce-id").unwrap().as_str(), "order-42");
+    /// assert_eq!(headers.get("Nats-Msg-Id").unwrap().as_str(), "order-42");
+    /// assert_eq!(headers.get("ce-subject").unwrap().as_str(), "pulp-f17");
+    /// ```
     pub fn to_headers(&self) -> HeaderMap {
         let id = value(self.event_id.clone());
         let mut headers: HeaderMap = [
@@ -174,6 +248,26 @@ impl Envelope {
     /// read: the type falls back to `fallback_type` (from the subject), the
     /// ID to `Nats-Msg-Id` or `fallback_id`, the time to `fallback_time`
     /// (the stream's time), the source to `unknown`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use chrono::Utc;
+    /// use repobus::{envelope::Envelope, Event, EventType};
+    ///
+    /// // A message repobus published: every attribute comes back.
+    /// let event = Event::decode("repo-sync-started", br#"{"repo_id": "pulp-f17"}"#).unwrap();
+    /// let sent = Envelope::new(&event, "urn:example", Some("order-42")).unwrap();
+    /// let read = Envelope::from_headers(Some(&sent.to_headers()), None, || unreachable!(), Utc::now()).unwrap();
+    /// assert_eq!(read.event_id, "order-42");
+    /// assert_eq!(read.source, "urn:example");
+    ///
+    /// // A bare message from another producer: the fallbacks fill in.
+    /// let now = Utc::now();
+    /// let read = Envelope::from_headers(None, Some(EventType::RepoSyncStarted), || "REPOBUS:7".into(), now).unwrap();
+    /// assert_eq!((read.event_id.as_str(), read.source.as_str()), ("REPOBUS:7", "unknown"));
+    /// assert_eq!(read.time, now);
+    /// ```
     pub fn from_headers(
         headers: Option<&HeaderMap>,
         fallback_type: Option<EventType>,
@@ -230,6 +324,14 @@ impl Envelope {
 }
 
 /// A header value cannot hold CR or LF; they become spaces.
+///
+/// # Examples
+///
+/// ```
+/// use repobus::envelope::header_safe;
+///
+/// assert_eq!(header_safe("line one\r\nline two"), "line one  line two");
+/// ```
 pub fn header_safe(value: &str) -> String {
     value
         .chars()
@@ -238,6 +340,13 @@ pub fn header_safe(value: &str) -> String {
 }
 
 /// The default `ce-source`: `urn:repobus:<host>:<program>`.
+///
+/// # Examples
+///
+/// ```
+/// let source = repobus::envelope::default_source();
+/// assert!(source.starts_with("urn:repobus:"));
+/// ```
 pub fn default_source() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()

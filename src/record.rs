@@ -85,6 +85,19 @@ pub const ENVELOPE_FIELDS: [&str; 6] = [
 ];
 
 /// A stored event: its description and its envelope, flat.
+///
+/// # Examples
+///
+/// ```
+/// use repobus::{envelope::Envelope, record::Record, Event};
+///
+/// let event = Event::decode("repo-sync-started", br#"{"repo_id": "pulp-f17"}"#).unwrap();
+/// let envelope = Envelope::new(&event, "urn:example", Some("evt-1")).unwrap();
+/// let record = Record::new(&event, &envelope, "repobus.repo.sync.started.pulp-f17", 7);
+/// assert_eq!(record.description.status, "running");
+/// assert_eq!(record.event_id, "evt-1");
+/// assert_eq!(record.seq, 7);
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Record {
     /// Every accessor of the event.
@@ -108,6 +121,18 @@ pub struct Record {
 impl Record {
     /// The record of `event` with `envelope`, received on `subject` as
     /// stream sequence `seq`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::{envelope::Envelope, record::Record, Event};
+    ///
+    /// let event = Event::decode("repo-sync-started", br#"{"repo_id": "pulp-f17"}"#).unwrap();
+    /// let envelope = Envelope::new(&event, "urn:example", None).unwrap();
+    /// let record = Record::new(&event, &envelope, "repobus.repo.sync.started.pulp-f17", 0);
+    /// assert_eq!(record.source, "urn:example");
+    /// assert_eq!(record.time, envelope.time_rfc3339());
+    /// ```
     pub fn new(event: &Event, envelope: &Envelope, subject: &str, seq: u64) -> Self {
         Record {
             description: event.describe(),
@@ -121,6 +146,22 @@ impl Record {
     }
 
     /// The record as a JSON object (what criteria match against).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::criteria::Filter;
+    /// use repobus::record::{field, Record};
+    /// use repobus::{envelope::Envelope, Event};
+    ///
+    /// let event = Event::decode("repo-sync-started", br#"{"repo_id": "pulp-f17"}"#).unwrap();
+    /// let envelope = Envelope::new(&event, "urn:example", Some("evt-1")).unwrap();
+    /// let map = Record::new(&event, &envelope, "repobus.repo.sync.started.pulp-f17", 7).to_map();
+    /// assert_eq!(map[field::TYPE], "repo-sync-started");
+    /// assert_eq!(map[field::REPO_ID], "pulp-f17");
+    /// let filter: Filter = r#"{"repo_id": "pulp-f17", "seq": {"$gte": 5}}"#.parse().unwrap();
+    /// assert!(filter.matches(&map));
+    /// ```
     pub fn to_map(&self) -> Map<String, Value> {
         match serde_json::to_value(self) {
             Ok(Value::Object(map)) => map,

@@ -452,6 +452,8 @@ impl Subjects {
     /// The subject filter of the given type tokens (`*` allowed) followed
     /// by IDs, each escaped, or `*` when `None`.
     ///
+    /// # Examples
+    ///
     /// ```
     /// use repobus::subject::Subjects;
     ///

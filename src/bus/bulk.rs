@@ -9,6 +9,19 @@ use super::{PublishError, Publisher};
 use crate::inspect::{parse_line, LineError};
 
 /// What a bulk publish did.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo(publisher: repobus::bus::Publisher) -> Result<(), Box<dyn std::error::Error>> {
+/// let input = std::io::BufReader::new(std::fs::File::open("captured.jsonl")?);
+/// let report = publisher.publish_lines(input, |_| {}).await;
+/// if let Some(line) = report.stopped_at_line {
+///     eprintln!("NATS stopped taking events at line {line}: resume from there");
+/// }
+/// println!("{}", serde_json::to_string(&report)?); // {"published":..,"duplicates":..,"failed":..}
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct BulkReport {
     /// Events stored.
@@ -24,6 +37,26 @@ pub struct BulkReport {
 }
 
 /// One line that was not published, and why.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo(publisher: repobus::bus::Publisher) -> Result<(), Box<dyn std::error::Error>> {
+/// use repobus::bus::LineFailure;
+///
+/// let input = std::io::BufReader::new(std::fs::File::open("captured.jsonl")?);
+/// let mut bad_lines = Vec::new();
+/// let report = publisher
+///     .publish_lines(input, |failure| match failure {
+///         LineFailure::Input { line, source } => bad_lines.push((line, source.to_string())),
+///         other => eprintln!("{other}"),
+///     })
+///     .await;
+/// for (line, why) in &bad_lines {
+///     eprintln!("captured.jsonl:{line}: {why}");
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum LineFailure {
     /// The line could not be read from the input.

@@ -21,6 +21,8 @@ const MIN_DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 
 /// Everything the bus needs to know, set with builder methods.
 ///
+/// # Examples
+///
 /// ```
 /// use std::time::Duration;
 /// use repobus::bus::BusConfig;
@@ -57,6 +59,8 @@ impl BusConfig {
     /// Defaults for a server at `nats_url` (one or more URLs,
     /// comma-separated).
     ///
+    /// # Examples
+    ///
     /// ```
     /// let config = repobus::bus::BusConfig::new("nats://127.0.0.1:4222");
     /// assert_eq!(config.stream_name(), "REPOBUS");
@@ -86,6 +90,8 @@ impl BusConfig {
     /// [`BusConfig::default_connect_options`] to keep repobus's client
     /// name, timeouts and connection logging.
     ///
+    /// # Examples
+    ///
     /// ```
     /// use repobus::bus::BusConfig;
     ///
@@ -103,6 +109,15 @@ impl BusConfig {
 
     /// The subject prefix (default `repobus`): one or more dot-separated
     /// tokens of `[A-Za-z0-9_-]`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::bus::BusConfig;
+    ///
+    /// let config = BusConfig::default().prefix("acme.events");
+    /// assert_eq!(config.subject_prefix(), "acme.events");
+    /// ```
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
         self
@@ -111,12 +126,31 @@ impl BusConfig {
     /// The event stream's name (default `REPOBUS`). The dead-letter stream
     /// is named after it (`<stream>_DLQ`) unless set with
     /// [`BusConfig::dead_letter_stream`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::bus::BusConfig;
+    ///
+    /// let config = BusConfig::default().stream("PULP");
+    /// assert_eq!(config.stream_name(), "PULP");
+    /// assert_eq!(config.dead_letter_stream_name(), "PULP_DLQ");
+    /// ```
     pub fn stream(mut self, name: impl Into<String>) -> Self {
         self.stream = name.into();
         self
     }
 
     /// The dead-letter stream's name (default `<stream>_DLQ`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::bus::BusConfig;
+    ///
+    /// let config = BusConfig::default().stream("PULP").dead_letter_stream("PULP_POISON");
+    /// assert_eq!(config.dead_letter_stream_name(), "PULP_POISON");
+    /// ```
     pub fn dead_letter_stream(mut self, name: impl Into<String>) -> Self {
         self.dead_letter_stream = Some(name.into());
         self
@@ -126,12 +160,34 @@ impl BusConfig {
     /// default is two minutes or the publish deadline, whichever is longer,
     /// so a publish retried until its deadline is still stored once; a
     /// shorter window than the deadline is refused when connecting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use repobus::bus::BusConfig;
+    ///
+    /// let config = BusConfig::default()
+    ///     .publish_deadline(Duration::from_secs(60))
+    ///     .duplicate_window(Duration::from_secs(3600));
+    /// assert_eq!(config.effective_duplicate_window(), Duration::from_secs(3600));
+    /// ```
     pub fn duplicate_window(mut self, window: Duration) -> Self {
         self.duplicate_window = Some(window);
         self
     }
 
     /// Discard events older than this (default: keep forever).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use repobus::bus::BusConfig;
+    ///
+    /// // Keep thirty days of events:
+    /// let config = BusConfig::default().max_age(Duration::from_secs(30 * 86400));
+    /// ```
     pub fn max_age(mut self, age: Duration) -> Self {
         self.max_age = Some(age);
         self
@@ -139,12 +195,28 @@ impl BusConfig {
 
     /// Keep at most this many bytes in the event stream (default: no
     /// limit).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::bus::BusConfig;
+    ///
+    /// let config = BusConfig::default().max_bytes(10 * 1024 * 1024 * 1024); // 10 GiB
+    /// ```
     pub fn max_bytes(mut self, bytes: i64) -> Self {
         self.max_bytes = Some(bytes);
         self
     }
 
     /// Keep at most this many events (default: no limit).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::bus::BusConfig;
+    ///
+    /// let config = BusConfig::default().max_messages(1_000_000);
+    /// ```
     pub fn max_messages(mut self, messages: i64) -> Self {
         self.max_messages = Some(messages);
         self
@@ -152,6 +224,15 @@ impl BusConfig {
 
     /// `ce-source` of published events (default
     /// `urn:repobus:<host>:<program>`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::bus::BusConfig;
+    ///
+    /// let config = BusConfig::default().source("urn:pulp:pulp.example.org");
+    /// assert_eq!(config.event_source(), "urn:pulp:pulp.example.org");
+    /// ```
     pub fn source(mut self, source: impl Into<String>) -> Self {
         self.source = source.into();
         self
@@ -159,12 +240,32 @@ impl BusConfig {
 
     /// How long one publish may keep retrying through disconnects (default
     /// 90 s).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use repobus::bus::BusConfig;
+    ///
+    /// let config = BusConfig::default().publish_deadline(Duration::from_secs(600));
+    /// // The duplicate window follows, so a late retry is still stored once:
+    /// assert_eq!(config.effective_duplicate_window(), Duration::from_secs(600));
+    /// ```
     pub fn publish_deadline(mut self, deadline: Duration) -> Self {
         self.publish_deadline = deadline;
         self
     }
 
     /// How long to wait for one JetStream ack before retrying (default 5 s).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use repobus::bus::BusConfig;
+    ///
+    /// let config = BusConfig::default().ack_timeout(Duration::from_secs(2));
+    /// ```
     pub fn ack_timeout(mut self, timeout: Duration) -> Self {
         self.ack_timeout = timeout;
         self
@@ -172,6 +273,14 @@ impl BusConfig {
 
     /// Most publishes awaiting their ack at once; one more is refused with
     /// [`super::PublishError::BufferFull`] (default 4096).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::bus::BusConfig;
+    ///
+    /// let config = BusConfig::default().max_in_flight(256);
+    /// ```
     pub fn max_in_flight(mut self, n: usize) -> Self {
         self.max_in_flight = n;
         self
@@ -179,6 +288,15 @@ impl BusConfig {
 
     /// How long the first connection may take (default 5 s; with
     /// [`BusConfig::connect_options`], the options' own setting applies).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use repobus::bus::BusConfig;
+    ///
+    /// let config = BusConfig::default().connect_timeout(Duration::from_secs(30));
+    /// ```
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
@@ -186,27 +304,71 @@ impl BusConfig {
 
     /// Client name shown by the server (default `repobus`; with
     /// [`BusConfig::connect_options`], the options' own setting applies).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::bus::BusConfig;
+    ///
+    /// let config = BusConfig::default().client_name("pulp-worker-3");
+    /// ```
     pub fn client_name(mut self, name: impl Into<String>) -> Self {
         self.client_name = name.into();
         self
     }
 
     /// The NATS URL(s).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::bus::{BusConfig, DEFAULT_NATS_URL};
+    ///
+    /// assert_eq!(BusConfig::default().nats_url(), DEFAULT_NATS_URL);
+    /// let cluster = BusConfig::new("nats://a.example:4222,nats://b.example:4222");
+    /// assert_eq!(cluster.nats_url(), "nats://a.example:4222,nats://b.example:4222");
+    /// ```
     pub fn nats_url(&self) -> &str {
         &self.nats_url
     }
 
     /// The subject prefix.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::bus::BusConfig;
+    ///
+    /// assert_eq!(BusConfig::default().subject_prefix(), "repobus");
+    /// ```
     pub fn subject_prefix(&self) -> &str {
         &self.prefix
     }
 
     /// The event stream's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::bus::{BusConfig, DEFAULT_STREAM};
+    ///
+    /// assert_eq!(BusConfig::default().stream_name(), DEFAULT_STREAM);
+    /// assert_eq!(BusConfig::default().stream("PULP").stream_name(), "PULP");
+    /// ```
     pub fn stream_name(&self) -> &str {
         &self.stream
     }
 
     /// The dead-letter stream's name: as set, or `<stream>_DLQ`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::bus::BusConfig;
+    ///
+    /// assert_eq!(BusConfig::default().dead_letter_stream_name(), "REPOBUS_DLQ");
+    /// assert_eq!(BusConfig::default().stream("PULP").dead_letter_stream_name(), "PULP_DLQ");
+    /// ```
     pub fn dead_letter_stream_name(&self) -> String {
         self.dead_letter_stream
             .clone()
@@ -214,12 +376,32 @@ impl BusConfig {
     }
 
     /// `ce-source` of published events.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::bus::BusConfig;
+    ///
+    /// assert!(BusConfig::default().event_source().starts_with("urn:repobus:"));
+    /// ```
     pub fn event_source(&self) -> &str {
         &self.source
     }
 
     /// The duplicate window the streams get: as set, or the longer of two
     /// minutes and the publish deadline.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use repobus::bus::BusConfig;
+    ///
+    /// // The default deadline (90 s) is shorter than two minutes:
+    /// assert_eq!(BusConfig::default().effective_duplicate_window(), Duration::from_secs(120));
+    /// let patient = BusConfig::default().publish_deadline(Duration::from_secs(600));
+    /// assert_eq!(patient.effective_duplicate_window(), Duration::from_secs(600));
+    /// ```
     pub fn effective_duplicate_window(&self) -> Duration {
         self.duplicate_window
             .unwrap_or_else(|| MIN_DUPLICATE_WINDOW.max(self.publish_deadline))
@@ -229,6 +411,21 @@ impl BusConfig {
     /// timeout, a reconnect delay growing to one second, and connection
     /// events logged with `tracing`. Extend them with credentials and pass
     /// them to [`BusConfig::connect_options`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use repobus::bus::{Bus, BusConfig};
+    ///
+    /// let config = BusConfig::new("tls://nats.example:4222").client_name("pulp-worker-3");
+    /// let options = config
+    ///     .default_connect_options()
+    ///     .credentials_file("/etc/repobus/repobus.creds")
+    ///     .await?;
+    /// let bus = Bus::connect(config.connect_options(options)).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn default_connect_options(&self) -> ConnectOptions {
         ConnectOptions::new()
             .name(&self.client_name)

@@ -38,6 +38,22 @@ use crate::events::{
 use crate::{ResourceId, Timestamp};
 
 /// What a finished sync reports.
+///
+/// # Examples
+///
+/// ```
+/// use repobus::bus::SyncReport;
+/// use serde_json::json;
+///
+/// let report = SyncReport {
+///     added_count: 12,
+///     removed_count: 1,
+///     summary: json!({"packages": {"state": "FINISHED"}}),
+///     ..SyncReport::default()
+/// };
+/// assert_eq!(report.updated_count, 0);
+/// assert_eq!(SyncReport::default().details, json!({}));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyncReport {
     /// Units added.
@@ -65,6 +81,19 @@ impl Default for SyncReport {
 }
 
 /// What a finished publish reports.
+///
+/// # Examples
+///
+/// ```
+/// use repobus::bus::PublishReport;
+/// use serde_json::json;
+///
+/// let report = PublishReport {
+///     summary: json!({"num_package_units_published": 12}),
+///     ..PublishReport::default()
+/// };
+/// assert_eq!(report.details, json!({}));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct PublishReport {
     /// The distributor's summary (opaque JSON).
@@ -83,6 +112,27 @@ impl Default for PublishReport {
 }
 
 /// Why a guarded operation did not return its report.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo(publisher: repobus::bus::Publisher) -> Result<(), Box<dyn std::error::Error>> {
+/// use repobus::bus::{OperationError, SyncReport};
+///
+/// let outcome = publisher
+///     .run_sync("pulp-f17".parse()?, "yum_importer".parse()?, "yum_importer".parse()?, || async {
+///         Err::<SyncReport, _>(std::io::Error::other("the feed is unreachable"))
+///     })
+///     .await;
+/// match outcome {
+///     Ok(report) => println!("{} added", report.added_count),
+///     // Either way, repo-sync-finished with result `error` was published.
+///     Err(OperationError::Failed(e)) => eprintln!("sync failed: {e}"),
+///     Err(OperationError::Panicked(message)) => eprintln!("sync panicked: {message}"),
+///     Err(OperationError::Publish(e)) => return Err(e.into()),
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum OperationError<E> {
     /// The started or finished event could not be published.
@@ -198,17 +248,53 @@ impl Operation {
 macro_rules! operation_methods {
     () => {
         /// When the operation started.
+        ///
+        /// # Examples
+        ///
+        /// ```no_run
+        /// # async fn demo(publisher: repobus::bus::Publisher) -> Result<(), Box<dyn std::error::Error>> {
+        /// let sync = publisher
+        ///     .start_sync("pulp-f17".parse()?, "yum_importer".parse()?, "yum_importer".parse()?)
+        ///     .await?;
+        /// println!("sync of {} started at {}", sync.repo_id(), sync.started());
+        /// # sync.cancel().await?;
+        /// # Ok(()) }
+        /// ```
         pub fn started(&self) -> &Timestamp {
             &self.0.started
         }
 
         /// The repository.
+        ///
+        /// # Examples
+        ///
+        /// ```no_run
+        /// # async fn demo(publisher: repobus::bus::Publisher) -> Result<(), Box<dyn std::error::Error>> {
+        /// let publish = publisher
+        ///     .start_publish("pulp-f17".parse()?, "yum_distributor".parse()?, "yum_distributor".parse()?)
+        ///     .await?;
+        /// assert_eq!(publish.repo_id().as_str(), "pulp-f17");
+        /// # publish.cancel().await?;
+        /// # Ok(()) }
+        /// ```
         pub fn repo_id(&self) -> &ResourceId {
             &self.0.repo_id
         }
 
         /// Finishes with `failed`: the importer or distributor reported
         /// failure.
+        ///
+        /// # Examples
+        ///
+        /// ```no_run
+        /// # async fn demo(publisher: repobus::bus::Publisher) -> Result<(), Box<dyn std::error::Error>> {
+        /// let sync = publisher
+        ///     .start_sync("pulp-f17".parse()?, "yum_importer".parse()?, "yum_importer".parse()?)
+        ///     .await?;
+        /// // The importer ran and reported failure:
+        /// sync.fail("404 Not Found: https://mirror.example/f17/repodata/repomd.xml").await?;
+        /// # Ok(()) }
+        /// ```
         pub async fn fail(
             self,
             error_message: impl Into<String>,
@@ -223,6 +309,19 @@ macro_rules! operation_methods {
 
         /// Finishes with `error`, an error message, and optionally the
         /// exception and traceback.
+        ///
+        /// # Examples
+        ///
+        /// ```no_run
+        /// # async fn demo(publisher: repobus::bus::Publisher) -> Result<(), Box<dyn std::error::Error>> {
+        /// let publish = publisher
+        ///     .start_publish("pulp-f17".parse()?, "yum_distributor".parse()?, "yum_distributor".parse()?)
+        ///     .await?;
+        /// publish
+        ///     .error("disk full", Some("OSError".into()), Some("Traceback (most recent call last): ...".into()))
+        ///     .await?;
+        /// # Ok(()) }
+        /// ```
         pub async fn error(
             self,
             error_message: impl Into<String>,
@@ -240,6 +339,18 @@ macro_rules! operation_methods {
         }
 
         /// Finishes with `canceled`.
+        ///
+        /// # Examples
+        ///
+        /// ```no_run
+        /// # async fn demo(publisher: repobus::bus::Publisher) -> Result<(), Box<dyn std::error::Error>> {
+        /// let sync = publisher
+        ///     .start_sync("pulp-f17".parse()?, "yum_importer".parse()?, "yum_importer".parse()?)
+        ///     .await?;
+        /// // The user canceled the task:
+        /// sync.cancel().await?;
+        /// # Ok(()) }
+        /// ```
         pub async fn cancel(self) -> Result<PublishAck, PublishError> {
             self.0.end(Ending::bare(PulpResult::Canceled)).await
         }
@@ -251,6 +362,8 @@ macro_rules! operation_methods {
 /// Finish it with [`SyncOperation::finish`], [`SyncOperation::fail`],
 /// [`SyncOperation::error`] or [`SyncOperation::cancel`]; dropped
 /// unfinished, it publishes a `canceled` result in the background.
+///
+/// # Examples
 ///
 /// ```no_run
 /// # async fn demo(publisher: repobus::bus::Publisher) -> Result<(), Box<dyn std::error::Error>> {
@@ -270,6 +383,20 @@ impl SyncOperation {
     operation_methods!();
 
     /// Finishes with `success` and the sync's counts and reports.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(publisher: repobus::bus::Publisher) -> Result<(), Box<dyn std::error::Error>> {
+    /// use repobus::bus::SyncReport;
+    ///
+    /// let sync = publisher
+    ///     .start_sync("pulp-f17".parse()?, "yum_importer".parse()?, "yum_importer".parse()?)
+    ///     .await?;
+    /// let ack = sync.finish(SyncReport { added_count: 12, ..SyncReport::default() }).await?;
+    /// println!("repo-sync-finished stored as #{}", ack.seq);
+    /// # Ok(()) }
+    /// ```
     pub async fn finish(self, report: SyncReport) -> Result<PublishAck, PublishError> {
         self.0
             .end(Ending {
@@ -289,6 +416,8 @@ impl SyncOperation {
 /// A started publish whose `repo-publish-finished` is still owed; like
 /// [`SyncOperation`], finished with a [`PublishReport`].
 ///
+/// # Examples
+///
 /// ```no_run
 /// # async fn demo(publisher: repobus::bus::Publisher) -> Result<(), Box<dyn std::error::Error>> {
 /// use repobus::bus::PublishReport;
@@ -306,6 +435,19 @@ impl PublishOperation {
     operation_methods!();
 
     /// Finishes with `success` and the publish's reports.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(publisher: repobus::bus::Publisher) -> Result<(), Box<dyn std::error::Error>> {
+    /// use repobus::bus::PublishReport;
+    ///
+    /// let publish = publisher
+    ///     .start_publish("pulp-f17".parse()?, "yum_distributor".parse()?, "yum_distributor".parse()?)
+    ///     .await?;
+    /// publish.finish(PublishReport::default()).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn finish(self, report: PublishReport) -> Result<PublishAck, PublishError> {
         self.0
             .end(Ending {
@@ -341,6 +483,21 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 impl Publisher {
     /// Publishes `repo-sync-started` and returns the guard that owes
     /// `repo-sync-finished`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(publisher: repobus::bus::Publisher) -> Result<(), Box<dyn std::error::Error>> {
+    /// use repobus::bus::SyncReport;
+    ///
+    /// let sync = publisher
+    ///     .start_sync("pulp-f17".parse()?, "yum_importer".parse()?, "yum_importer".parse()?)
+    ///     .await?;
+    /// // ... synchronize; returning early with `?` drops `sync`, which
+    /// // publishes a `canceled` result ...
+    /// sync.finish(SyncReport::default()).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn start_sync(
         &self,
         repo_id: ResourceId,
@@ -364,6 +521,20 @@ impl Publisher {
 
     /// Publishes `repo-publish-started` and returns the guard that owes
     /// `repo-publish-finished`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(publisher: repobus::bus::Publisher) -> Result<(), Box<dyn std::error::Error>> {
+    /// use repobus::bus::PublishReport;
+    ///
+    /// let publish = publisher
+    ///     .start_publish("pulp-f17".parse()?, "yum_distributor".parse()?, "yum_distributor".parse()?)
+    ///     .await?;
+    /// // ... write the repository out ...
+    /// publish.finish(PublishReport::default()).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn start_publish(
         &self,
         repo_id: ResourceId,
@@ -387,6 +558,23 @@ impl Publisher {
 
     /// Runs a sync under a guard: `success` with the report when `work`
     /// returns it, `error` when it returns an error or panics.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn sync_repository() -> Result<u64, std::io::Error> { Ok(12) }
+    /// # async fn demo(publisher: repobus::bus::Publisher) -> Result<(), Box<dyn std::error::Error>> {
+    /// use repobus::bus::SyncReport;
+    ///
+    /// let report = publisher
+    ///     .run_sync("pulp-f17".parse()?, "yum_importer".parse()?, "yum_importer".parse()?, || async {
+    ///         let added_count = sync_repository().await?;
+    ///         Ok::<_, std::io::Error>(SyncReport { added_count, ..SyncReport::default() })
+    ///     })
+    ///     .await?;
+    /// println!("{} units added", report.added_count);
+    /// # Ok(()) }
+    /// ```
     pub async fn run_sync<F, Fut, E>(
         &self,
         repo_id: ResourceId,
@@ -409,6 +597,21 @@ impl Publisher {
     }
 
     /// Runs a publish under a guard, like [`Publisher::run_sync`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(publisher: repobus::bus::Publisher) -> Result<(), Box<dyn std::error::Error>> {
+    /// use repobus::bus::PublishReport;
+    ///
+    /// publisher
+    ///     .run_publish("pulp-f17".parse()?, "yum_distributor".parse()?, "yum_distributor".parse()?, || async {
+    ///         // ... write the repository out ...
+    ///         Ok::<_, std::io::Error>(PublishReport::default())
+    ///     })
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn run_publish<F, Fut, E>(
         &self,
         repo_id: ResourceId,

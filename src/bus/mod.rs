@@ -35,6 +35,25 @@ pub use subscriber::{
 use crate::subject::{SubjectError, Subjects};
 
 /// Why the bus could not be set up.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use std::time::Duration;
+/// use repobus::bus::{Bus, BusConfig, BusError};
+///
+/// // Settings that contradict each other are refused before connecting:
+/// let config = BusConfig::default()
+///     .publish_deadline(Duration::from_secs(600))
+///     .duplicate_window(Duration::from_secs(120));
+/// match Bus::connect(config).await {
+///     Err(BusError::Config(reason)) => assert!(reason.contains("duplicate window")),
+///     other => panic!("unexpected {other:?}"),
+/// }
+/// # }
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
     /// The configuration is inconsistent.
@@ -64,6 +83,19 @@ pub enum BusError {
 }
 
 /// A connection to NATS with the repobus streams in place.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use repobus::bus::{Bus, BusConfig, ConsumerOptions};
+///
+/// let bus = Bus::connect(BusConfig::new("nats://127.0.0.1:4222")).await?;
+/// // Cheap to clone: one connection for the publisher and the subscriber.
+/// let publisher = bus.publisher();
+/// let mut events = bus.subscriber().subscribe(ConsumerOptions::default()).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Bus {
     client: async_nats::Client,
@@ -198,6 +230,8 @@ impl Bus {
 
     /// A publisher of typed events.
     ///
+    /// # Examples
+    ///
     /// ```no_run
     /// # async fn demo(bus: repobus::bus::Bus) -> Result<(), Box<dyn std::error::Error>> {
     /// use repobus::events::RepoSyncStarted;
@@ -212,6 +246,8 @@ impl Bus {
     }
 
     /// A subscriber to typed events.
+    ///
+    /// # Examples
     ///
     /// ```no_run
     /// # async fn demo(bus: repobus::bus::Bus) -> Result<(), Box<dyn std::error::Error>> {
@@ -228,27 +264,66 @@ impl Bus {
     }
 
     /// The subjects in use.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn demo(bus: repobus::bus::Bus) {
+    /// use repobus::subject::SubjectFilter;
+    ///
+    /// // The filter for this bus's prefix (`repobus.repo.*.finished.pulp-f17` by default):
+    /// let filter = bus.subjects().filter(&SubjectFilter::repo("pulp-f17").finished());
+    /// # }
+    /// ```
     pub fn subjects(&self) -> &Subjects {
         &self.subjects
     }
 
     /// The configuration.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn demo(bus: repobus::bus::Bus) {
+    /// println!("events in {}, dead letters in {}", bus.config().stream_name(), bus.config().dead_letter_stream_name());
+    /// # }
+    /// ```
     pub fn config(&self) -> &BusConfig {
         &self.config
     }
 
     /// The underlying NATS client.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn demo(bus: repobus::bus::Bus) {
+    /// let server = bus.client().server_info();
+    /// println!("connected to nats-server {} (max payload {} bytes)", server.version, server.max_payload);
+    /// # }
+    /// ```
     pub fn client(&self) -> &async_nats::Client {
         &self.client
     }
 
     /// The JetStream context.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(bus: repobus::bus::Bus) -> Result<(), Box<dyn std::error::Error>> {
+    /// let dead_letters = bus.jetstream().get_stream(bus.config().dead_letter_stream_name()).await?;
+    /// println!("{} dead letters", dead_letters.cached_info().state.messages);
+    /// # Ok(()) }
+    /// ```
     pub fn jetstream(&self) -> &jetstream::Context {
         &self.jetstream
     }
 
     /// True when connected and the event stream answers (what `/readyz`
     /// reports).
+    ///
+    /// # Examples
     ///
     /// ```no_run
     /// # async fn demo(bus: repobus::bus::Bus) {

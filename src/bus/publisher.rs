@@ -17,6 +17,26 @@ use crate::events::Event;
 
 /// What the server answered for a stored event: the same object as the
 /// ingest API's `202` body and `repobus publish`'s output.
+///
+/// # Examples
+///
+/// ```
+/// use repobus::bus::PublishAck;
+///
+/// let ack = PublishAck {
+///     event_id: "0190b1c2-7d1e-7c3a-9d2e-5b6f1a2b3c4d".into(),
+///     subject: "repobus.repo.sync.started.pulp-f17".into(),
+///     stream: "REPOBUS".into(),
+///     seq: 42,
+///     duplicate: false,
+/// };
+/// // `duplicate` is written only when true:
+/// assert_eq!(
+///     serde_json::to_string(&ack)?,
+///     r#"{"event_id":"0190b1c2-7d1e-7c3a-9d2e-5b6f1a2b3c4d","subject":"repobus.repo.sync.started.pulp-f17","stream":"REPOBUS","seq":42}"#
+/// );
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublishAck {
     /// The event ID (`ce-id` and `Nats-Msg-Id`).
@@ -34,6 +54,19 @@ pub struct PublishAck {
 }
 
 /// Options of one publish.
+///
+/// # Examples
+///
+/// ```
+/// use repobus::bus::PublishOptions;
+///
+/// // An ID derived from the task makes a retried publish safe:
+/// let options = PublishOptions {
+///     id: Some("pulp-task-6ad6b3ba-sync-finished".into()),
+///     pulp_task_id: Some("6ad6b3ba-55f8-4fd1-ba6c-2b0e3a1f0f3c".into()),
+/// };
+/// assert!(PublishOptions::default().id.is_none()); // a fresh UUIDv7
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct PublishOptions {
     /// The event ID; a UUIDv7 when `None`. Publishing the same ID again
@@ -46,6 +79,23 @@ pub struct PublishOptions {
 
 /// Why a publish failed. The event is not stored unless the message says
 /// it may have been (a deadline passed after a send).
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo(publisher: repobus::bus::Publisher) -> Result<(), Box<dyn std::error::Error>> {
+/// use repobus::bus::PublishError;
+/// use repobus::events::RepoSyncStarted;
+///
+/// let event = RepoSyncStarted::new("pulp-f17".parse()?).into();
+/// match publisher.publish(&event).await {
+///     Ok(ack) => println!("stored as #{}", ack.seq),
+///     Err(e) if e.is_transient() => eprintln!("NATS is not taking events; retry later: {e}"),
+///     Err(PublishError::Rejected { id, source }) => eprintln!("{id} refused for good: {source}"),
+///     Err(e) => return Err(e.into()),
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
     /// The producer-given ID is not usable.
@@ -104,6 +154,8 @@ impl PublishError {
     /// True when the same publish may succeed later (the server is
     /// unreachable or busy), as opposed to a bad event or ID.
     ///
+    /// # Examples
+    ///
     /// ```
     /// use repobus::bus::PublishError;
     ///
@@ -126,6 +178,8 @@ impl PublishError {
     /// stop the others. The rule [`Publisher::publish_lines`] and the
     /// HTTP service follow.
     ///
+    /// # Examples
+    ///
     /// ```
     /// use repobus::bus::PublishError;
     ///
@@ -142,6 +196,21 @@ impl PublishError {
 /// Cheap to clone; all clones share the bounded buffer of unacknowledged
 /// publishes. Call [`Publisher::close`] before exiting so that nothing
 /// accepted is dropped.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo(bus: repobus::bus::Bus) -> Result<(), Box<dyn std::error::Error>> {
+/// use repobus::events::RepoSyncStarted;
+///
+/// let publisher = bus.publisher();
+/// let worker = publisher.clone(); // shares the bound on publishes awaiting acks
+/// let event = RepoSyncStarted::new("pulp-f17".parse()?).into();
+/// let ack = tokio::spawn(async move { worker.publish(&event).await }).await??;
+/// println!("stored as {} #{}", ack.stream, ack.seq);
+/// publisher.close().await;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Publisher {
     bus: Bus,
@@ -160,17 +229,55 @@ impl Publisher {
     }
 
     /// The bus this publisher uses.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn demo(publisher: repobus::bus::Publisher) {
+    /// println!("publishing to stream {}", publisher.bus().config().stream_name());
+    /// # }
+    /// ```
     pub fn bus(&self) -> &Bus {
         &self.bus
     }
 
     /// Publishes `event` with a fresh ID.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(publisher: repobus::bus::Publisher) -> Result<(), Box<dyn std::error::Error>> {
+    /// use repobus::events::RepoSyncStarted;
+    ///
+    /// let ack = publisher.publish(&RepoSyncStarted::new("pulp-f17".parse()?).into()).await?;
+    /// println!("{} stored as {} #{}", ack.event_id, ack.stream, ack.seq);
+    /// # Ok(()) }
+    /// ```
     pub async fn publish(&self, event: &Event) -> Result<PublishAck, PublishError> {
         self.publish_with(event, PublishOptions::default()).await
     }
 
     /// Publishes `event`, retrying through disconnects with the same
     /// `Nats-Msg-Id` until the ack arrives or the deadline passes.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(publisher: repobus::bus::Publisher) -> Result<(), Box<dyn std::error::Error>> {
+    /// use repobus::bus::PublishOptions;
+    /// use repobus::events::RepoSyncStarted;
+    ///
+    /// let event = RepoSyncStarted::new("pulp-f17".parse()?).into();
+    /// let options = PublishOptions {
+    ///     id: Some("pulp-task-6ad6b3ba-sync-started".into()),
+    ///     ..PublishOptions::default()
+    /// };
+    /// let ack = publisher.publish_with(&event, options.clone()).await?;
+    /// // Publishing the same ID again within the duplicate window stores nothing new:
+    /// let again = publisher.publish_with(&event, options).await?;
+    /// assert!(again.duplicate && again.seq == ack.seq);
+    /// # Ok(()) }
+    /// ```
     pub async fn publish_with(
         &self,
         event: &Event,
@@ -316,6 +423,19 @@ impl Publisher {
     /// retry, so the event is lost if no one (no stream, no subscriber) is
     /// listening or the connection drops. Returns the event ID. Prefer
     /// [`Publisher::publish`] unless losing events is acceptable.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(publisher: repobus::bus::Publisher) -> Result<(), Box<dyn std::error::Error>> {
+    /// use repobus::bus::PublishOptions;
+    /// use repobus::events::RepoSyncStarted;
+    ///
+    /// let event = RepoSyncStarted::new("pulp-f17".parse()?).into();
+    /// let id = publisher.publish_core(&event, PublishOptions::default()).await?;
+    /// println!("sent {id} (no ack: it may be lost)");
+    /// # Ok(()) }
+    /// ```
     pub async fn publish_core(
         &self,
         event: &Event,
@@ -364,6 +484,21 @@ impl Publisher {
     /// Waits until every accepted publish (including background ones) has
     /// its ack or has failed, then flushes the connection. Later publishes
     /// on any clone fail with [`PublishError::Closed`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(bus: repobus::bus::Bus) -> Result<(), Box<dyn std::error::Error>> {
+    /// use repobus::bus::PublishError;
+    /// use repobus::events::RepoSyncStarted;
+    ///
+    /// let publisher = bus.publisher();
+    /// let event = RepoSyncStarted::new("pulp-f17".parse()?).into();
+    /// publisher.publish(&event).await?;
+    /// publisher.close().await;
+    /// assert!(matches!(publisher.publish(&event).await, Err(PublishError::Closed)));
+    /// # Ok(()) }
+    /// ```
     pub async fn close(&self) {
         self.background.close();
         self.background.wait().await;

@@ -21,6 +21,18 @@ const CE_TYPE: async_nats::header::HeaderName =
 use crate::events::Event;
 
 /// Where a new consumer starts reading.
+///
+/// # Examples
+///
+/// ```
+/// use repobus::bus::{ConsumerOptions, Deliver};
+///
+/// assert_eq!(Deliver::default(), Deliver::New);
+/// // Replay the last day:
+/// let since = repobus::history::since("P1D", chrono::Utc::now())?;
+/// let options = ConsumerOptions { deliver: Deliver::FromTime(since), ..ConsumerOptions::default() };
+/// # Ok::<(), repobus::history::HistoryError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Deliver {
     /// Only events published from now on.
@@ -35,6 +47,28 @@ pub enum Deliver {
 }
 
 /// How to consume.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use repobus::bus::{ConsumerOptions, Deliver};
+/// use repobus::subject::{SubjectFilter, Subjects};
+/// use repobus::EventType;
+///
+/// // With a bus, take the subjects from `bus.subjects()` (its prefix).
+/// let subjects = Subjects::default();
+/// let options = ConsumerOptions {
+///     durable: Some("sync-failure-mailer".into()),
+///     filter_subjects: vec![subjects.filter(&SubjectFilter::Type(EventType::RepoSyncFinished))],
+///     deliver: Deliver::All,
+///     max_deliver: 5,
+///     backoff: vec![Duration::from_secs(1), Duration::from_secs(10), Duration::from_secs(60)],
+///     ..ConsumerOptions::default()
+/// };
+/// assert_eq!(options.filter_subjects, ["repobus.repo.sync.finished.*"]);
+/// assert!(options.explicit_ack);
+/// ```
 #[derive(Debug, Clone)]
 pub struct ConsumerOptions {
     /// A durable consumer name: it survives restarts and resumes where the
@@ -82,6 +116,23 @@ impl Default for ConsumerOptions {
 
 /// Why a subscription failed. Each variant keeps the client's error as its
 /// [`std::error::Error::source`].
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo(bus: repobus::bus::Bus) -> Result<(), Box<dyn std::error::Error>> {
+/// use repobus::bus::{ConsumerOptions, SubscribeError};
+///
+/// let options = ConsumerOptions { durable: Some("mailer".into()), ..ConsumerOptions::default() };
+/// let subscription = match bus.subscriber().subscribe(options).await {
+///     Ok(subscription) => subscription,
+///     Err(SubscribeError::Stream { stream, .. }) => {
+///         return Err(format!("stream {stream} is missing: was it created with Bus::connect?").into())
+///     }
+///     Err(e) => return Err(e.into()),
+/// };
+/// # Ok(()) }
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum SubscribeError {
     /// The durable name is not a valid consumer name.
@@ -124,6 +175,17 @@ pub enum SubscribeError {
 }
 
 /// Opens typed subscriptions.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo(bus: repobus::bus::Bus) -> Result<(), Box<dyn std::error::Error>> {
+/// use repobus::bus::ConsumerOptions;
+///
+/// let subscriber = bus.subscriber();
+/// let mut events = subscriber.subscribe(ConsumerOptions::default()).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Subscriber {
     bus: Bus,
@@ -135,6 +197,32 @@ impl Subscriber {
     }
 
     /// Creates (or, for a durable name, opens) a pull consumer.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(bus: repobus::bus::Bus) -> Result<(), Box<dyn std::error::Error>> {
+    /// use repobus::bus::{ConsumerOptions, Deliver};
+    /// use repobus::subject::SubjectFilter;
+    ///
+    /// // A durable consumer of one repository's finished events: after a restart
+    /// // it resumes after the last event it acknowledged.
+    /// let mut events = bus
+    ///     .subscriber()
+    ///     .subscribe(ConsumerOptions {
+    ///         durable: Some("pulp-f17-watcher".into()),
+    ///         filter_subjects: vec![bus.subjects().filter(&SubjectFilter::repo("pulp-f17").finished())],
+    ///         deliver: Deliver::All,
+    ///         ..ConsumerOptions::default()
+    ///     })
+    ///     .await?;
+    /// while let Some(delivery) = events.next().await {
+    ///     let delivery = delivery?;
+    ///     println!("{}", delivery.event.summary());
+    ///     delivery.ack().await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn subscribe(
         &self,
         options: ConsumerOptions,
@@ -335,6 +423,25 @@ impl std::fmt::Debug for Subscription {
 }
 
 /// One received event with its envelope, to acknowledge when handled.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo(mut events: repobus::bus::Subscription) -> Result<(), Box<dyn std::error::Error>> {
+/// use repobus::Event;
+///
+/// while let Some(delivery) = events.next().await {
+///     let delivery = delivery?;
+///     if let Event::RepoSyncFinished(finished) = &delivery.event {
+///         println!("#{} {}: {} added", delivery.stream_sequence, finished.repo_id, finished.added_count);
+///     }
+///     if delivery.delivered > 1 {
+///         eprintln!("{} redelivered ({} times)", delivery.envelope.event_id, delivery.delivered);
+///     }
+///     delivery.ack().await?;
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct Delivery {
     /// The decoded event.
@@ -356,21 +463,76 @@ pub struct Delivery {
 impl Delivery {
     /// Acknowledges: the event is handled and will not come again. A no-op
     /// on subscriptions without acks.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(delivery: repobus::bus::Delivery) -> Result<(), repobus::bus::SubscribeError> {
+    /// println!("{}", delivery.event);
+    /// delivery.ack().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn ack(&self) -> Result<(), SubscribeError> {
         self.acknowledge(AckKind::Ack).await
     }
 
     /// Asks for redelivery, after `delay` if given.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn handle(_: &repobus::Event) -> Result<(), std::io::Error> { Ok(()) }
+    /// # async fn demo(delivery: repobus::bus::Delivery) -> Result<(), repobus::bus::SubscribeError> {
+    /// use std::time::Duration;
+    ///
+    /// match handle(&delivery.event).await {
+    ///     Ok(()) => delivery.ack().await?,
+    ///     // The mail server is down: try again in a minute.
+    ///     Err(_) => delivery.nak(Some(Duration::from_secs(60))).await?,
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn nak(&self, delay: Option<Duration>) -> Result<(), SubscribeError> {
         self.acknowledge(AckKind::Nak(delay)).await
     }
 
     /// Stops redelivery without handling the event.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(delivery: repobus::bus::Delivery) -> Result<(), repobus::bus::SubscribeError> {
+    /// // An event this consumer can never handle: no point in redelivering it.
+    /// if delivery.event.repo_id().is_none() {
+    ///     delivery.term().await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn term(&self) -> Result<(), SubscribeError> {
         self.acknowledge(AckKind::Term).await
     }
 
     /// Tells the server the event is still being worked on.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn mirror(_: &repobus::Event) {}
+    /// # async fn demo(delivery: repobus::bus::Delivery) -> Result<(), repobus::bus::SubscribeError> {
+    /// use std::time::Duration;
+    ///
+    /// let work = mirror(&delivery.event);
+    /// tokio::pin!(work);
+    /// loop {
+    ///     tokio::select! {
+    ///         () = &mut work => break,
+    ///         // Longer than the ack wait: keep the server from redelivering.
+    ///         _ = tokio::time::sleep(Duration::from_secs(10)) => delivery.in_progress().await?,
+    ///     }
+    /// }
+    /// delivery.ack().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn in_progress(&self) -> Result<(), SubscribeError> {
         self.acknowledge(AckKind::Progress).await
     }
@@ -387,6 +549,15 @@ impl Delivery {
 
     /// What `repobus tail` prints: the event's accessors and its envelope
     /// (see [`crate::record`]).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(delivery: repobus::bus::Delivery) -> Result<(), Box<dyn std::error::Error>> {
+    /// // One JSON line per event, as `repobus tail --json` prints it:
+    /// println!("{}", serde_json::to_string(&delivery.record())?);
+    /// # Ok(()) }
+    /// ```
     pub fn record(&self) -> Record {
         Record::new(
             &self.event,
@@ -429,6 +600,8 @@ impl Subscription {
     /// The next event; `None` only when the server closed the consumer.
     /// The same as [`futures_util::StreamExt::next`].
     ///
+    /// # Examples
+    ///
     /// ```no_run
     /// # async fn demo(mut subscription: repobus::bus::Subscription) -> Result<(), repobus::bus::SubscribeError> {
     /// while let Some(delivery) = subscription.next().await {
@@ -451,6 +624,8 @@ impl Subscription {
     /// comes for [`CATCH_UP_POLL`] the server is asked, so poison messages
     /// (dead-lettered, never yielded) and events removed by retention
     /// cannot keep it waiting.
+    ///
+    /// # Examples
     ///
     /// ```no_run
     /// # async fn demo(bus: repobus::bus::Bus) -> Result<(), repobus::bus::SubscribeError> {
@@ -503,6 +678,27 @@ impl Subscription {
     /// (subscriptions opened with [`ConsumerOptions::prefetch`] only). A
     /// caller that will stop after `n` more events sets `n`, so that nothing
     /// is left fetched and unacknowledged.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(bus: repobus::bus::Bus) -> Result<(), repobus::bus::SubscribeError> {
+    /// use repobus::bus::ConsumerOptions;
+    ///
+    /// // Handle exactly 10 events and leave the rest for the next run.
+    /// let mut events = bus.subscriber().subscribe(ConsumerOptions {
+    ///     durable: Some("nightly-report".into()),
+    ///     prefetch: Some(10),
+    ///     ..ConsumerOptions::default()
+    /// }).await?;
+    /// for left in (1..=10).rev() {
+    ///     events.set_prefetch(left);
+    ///     let Some(delivery) = events.next_until_caught_up().await else { break };
+    ///     delivery?.ack().await?;
+    /// }
+    /// events.flush().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn set_prefetch(&mut self, n: usize) {
         self.shared.prefetch.store(n.max(1), Ordering::Relaxed);
     }
@@ -513,6 +709,17 @@ impl Subscription {
 
     /// Waits until every ack, nak and term sent so far has reached the
     /// server. Call before exiting.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(mut events: repobus::bus::Subscription) -> Result<(), repobus::bus::SubscribeError> {
+    /// if let Some(delivery) = events.next().await {
+    ///     delivery?.ack().await?;
+    /// }
+    /// events.flush().await?; // the ack has reached the server; safe to exit
+    /// # Ok(()) }
+    /// ```
     pub fn flush(&self) -> impl Future<Output = Result<(), SubscribeError>> + Send + 'static {
         let client = self.bus.client.clone();
         async move { client.flush().await.map_err(SubscribeError::Flush) }
@@ -521,6 +728,15 @@ impl Subscription {
     /// Events not yet handled by this consumer: still waiting, plus
     /// delivered and not yet acknowledged (those come back after the ack
     /// wait).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(events: repobus::bus::Subscription) -> Result<(), repobus::bus::SubscribeError> {
+    /// let left = events.unhandled().await?;
+    /// println!("{left} events not yet acknowledged by this consumer");
+    /// # Ok(()) }
+    /// ```
     pub fn unhandled(&self) -> impl Future<Output = Result<u64, SubscribeError>> + Send + 'static {
         let consumer = self.consumer.clone();
         async move {
@@ -533,6 +749,14 @@ impl Subscription {
     }
 
     /// Events still waiting for this consumer, as the server counts them.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(events: repobus::bus::Subscription) -> Result<(), repobus::bus::SubscribeError> {
+    /// println!("{} events waiting", events.pending().await?);
+    /// # Ok(()) }
+    /// ```
     pub fn pending(&self) -> impl Future<Output = Result<u64, SubscribeError>> + Send + 'static {
         let consumer = self.consumer.clone();
         async move {
@@ -545,6 +769,19 @@ impl Subscription {
     }
 
     /// How many poison messages this subscription dead-lettered.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(mut events: repobus::bus::Subscription) -> Result<(), repobus::bus::SubscribeError> {
+    /// while let Some(delivery) = events.next_until_caught_up().await {
+    ///     delivery?;
+    /// }
+    /// if events.dead_lettered() > 0 {
+    ///     eprintln!("{} poison messages moved to the dead-letter stream", events.dead_lettered());
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn dead_lettered(&self) -> u64 {
         self.shared.dead_lettered.load(Ordering::Relaxed)
     }
