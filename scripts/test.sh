@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 
 cargo fmt --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 # Tests that need root (network namespaces) are #[ignore]d with a reason;
 # they run here whenever this runs as root, as it does in CI.
 if [ "$(id -u)" = 0 ]; then

@@ -4,9 +4,9 @@
 //! (errors, schemas, subjects, the envelope) can name a type without
 //! depending on the event bodies.
 //!
-//! Adding a type is one line in [`with_event_types!`] (its Rust name, which
-//! is also the name of its body struct, and its type ID) plus one
-//! `impl EventKind` for the struct, in `events/`.
+//! Adding a type is one line in the `with_event_types!` list below (its
+//! Rust name, which is also the name of its body struct, and its type ID)
+//! plus one `impl EventKind` for the struct, in `events/`.
 
 use std::fmt;
 use std::str::FromStr;

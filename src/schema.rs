@@ -6,8 +6,8 @@
 //! The rules live in the schema itself as `pattern`, `minimum`, `minLength`
 //! and `enum` (never `format`), so any language's validator accepts what
 //! repobus accepts. The one rule a pattern cannot express, that a day exists
-//! in its month (no February 30th), is checked by [`validate`] after the
-//! schema.
+//! in its month (no February 30th), is checked after the schema when a body
+//! is decoded.
 //!
 //! ```
 //! use repobus::{schema, EventType};

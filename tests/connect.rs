@@ -89,6 +89,10 @@ async fn contradicting_settings_are_refused_before_connecting() {
         "{error}"
     );
 
+    let bad_prefix = BusConfig::new(&url).prefix("a..b");
+    let error = Bus::connect(bad_prefix).await.unwrap_err();
+    assert!(matches!(error, BusError::Subject(_)), "{error:?}");
+
     // The default window follows the deadline, so a long deadline alone is fine.
     let long = BusConfig::new(&url).publish_deadline(Duration::from_secs(300));
     assert_eq!(long.effective_duplicate_window(), Duration::from_secs(300));

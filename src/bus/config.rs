@@ -453,6 +453,7 @@ impl BusConfig {
 
     /// Refuses settings that contradict each other.
     pub(super) fn check(&self) -> Result<(), BusError> {
+        crate::subject::Subjects::new(self.prefix.clone())?;
         if let Some(window) = self.duplicate_window {
             if self.publish_deadline > window {
                 return Err(BusError::Config(format!(
