@@ -51,7 +51,7 @@ pub struct NatsArgs {
     /// Subject prefix.
     #[arg(long, env = "REPOBUS_PREFIX", default_value = "repobus", global = true)]
     pub prefix: String,
-    /// Event stream name (dead letters go to <STREAM>_DLQ).
+    /// Event stream name (dead letters go to the stream NAME_DLQ).
     #[arg(long, env = "REPOBUS_STREAM", default_value = DEFAULT_STREAM, global = true)]
     pub stream: String,
     /// How long a publish may keep retrying through disconnects, in seconds.
