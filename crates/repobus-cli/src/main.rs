@@ -12,6 +12,7 @@ mod schedule;
 mod schemas;
 mod search;
 mod serve;
+mod systemd;
 mod tail;
 
 use std::path::PathBuf;

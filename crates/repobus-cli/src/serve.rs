@@ -14,10 +14,7 @@ use tokio::sync::Mutex;
 
 use super::nats::NatsArgs;
 use crate::error::CliError;
-
-// Declared here until a second command needs it; then `mod systemd;` moves to main.rs.
-#[path = "systemd.rs"]
-mod systemd;
+use crate::systemd;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
