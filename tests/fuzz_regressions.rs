@@ -63,3 +63,27 @@ fn escaped_byte_that_needs_no_escape_is_a_bad_token() {
     );
     assert_eq!(unescape_token("%25%C3%A9").unwrap(), "%\u{e9}");
 }
+
+/// Target `subject`: an empty last token (`repobus.repo.sync.started.`)
+/// parsed to repository `""`, whose subject is
+/// `repobus.repo.sync.started.%`. The empty ID is written `%`; an empty
+/// token is not an ID.
+#[test]
+fn empty_token_is_a_bad_token() {
+    let subjects = Subjects::default();
+    assert!(matches!(
+        subjects.parse("repobus.repo.sync.started."),
+        Err(SubjectError::BadToken(token)) if token.is_empty()
+    ));
+    assert!(subjects
+        .parse("repobus.build.chroot.ended.@python..fedora-rawhide-x86_64")
+        .is_err());
+    assert!(unescape_token("").is_err());
+    assert_eq!(unescape_token("%").unwrap(), "");
+    assert_eq!(
+        subjects.parse("repobus.repo.sync.started.%").unwrap().ids,
+        repobus::subject::SubjectIds::Repo {
+            repo_id: String::new()
+        }
+    );
+}
