@@ -1,5 +1,5 @@
-//! JSON paths in error messages: `$.started`, `$.summary.items[0]`,
-//! `$["odd key"]`.
+//! JSON in error messages: paths (`$.started`, `$.summary.items[0]`,
+//! `$["odd key"]`) and the kinds of values (`a string`, `null`).
 
 use serde_json::Value;
 
@@ -44,6 +44,18 @@ pub(crate) fn push_index(out: &mut String, index: usize) {
     out.push('[');
     out.push_str(&index.to_string());
     out.push(']');
+}
+
+/// A JSON value's kind, as messages name it: `a string`, `null`, ...
+pub(crate) fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,6 @@
 //! Why a filter, sort key or search flag was rejected, and the wording that
 //! the messages share.
 
-use serde_json::Value;
-
 /// Why a filter, sort key or search flag was rejected.
 ///
 /// Every problem is found while parsing; matching never fails.
@@ -88,13 +86,4 @@ fn field_phrase(field: &Option<String>) -> String {
 }
 
 /// The kind of a JSON value as the messages name it (`a string`, `null`).
-pub(super) fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
+pub(super) use crate::json_path::kind_of;

@@ -98,6 +98,26 @@ impl RepoSyncStarted {
     }
 }
 
+/// The parts of [`EventKind`] every Pulp repository event shares: its
+/// subject carries the repository ID, which is also its CloudEvents subject.
+macro_rules! repo_kind {
+    () => {
+        const SUBJECT_IDS: &'static [&'static str] = &["repo_id"];
+
+        fn subject_ids(&self) -> Vec<&str> {
+            vec![self.repo_id.as_str()]
+        }
+
+        fn ce_subject(&self) -> String {
+            self.repo_id.to_string()
+        }
+
+        fn repo_id(&self) -> Option<&ResourceId> {
+            Some(&self.repo_id)
+        }
+    };
+}
+
 /// The accessors of `repo-sync-started` beyond the common ones.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RepoSyncStartedDetails {
@@ -110,24 +130,13 @@ impl EventKind for RepoSyncStarted {
     const TITLE: &'static str = "Repository Sync Started";
     const DESCRIPTION: &'static str = "Fired when a repository sync begins (Pulp 2 event type repo-sync-started). Contains the ID of the repository being synchronized.";
     const SUBJECT_TOKENS: &'static str = "repo.sync.started";
-    const SUBJECT_IDS: &'static [&'static str] = &["repo_id"];
     type Details = RepoSyncStartedDetails;
 
     fn examples() -> Vec<Value> {
         vec![serde_json::json!({"repo_id": "pulp-f17"})]
     }
 
-    fn subject_ids(&self) -> Vec<&str> {
-        vec![self.repo_id.as_str()]
-    }
-
-    fn ce_subject(&self) -> String {
-        self.repo_id.to_string()
-    }
-
-    fn repo_id(&self) -> Option<&ResourceId> {
-        Some(&self.repo_id)
-    }
+    repo_kind!();
 
     fn summary(&self) -> String {
         format!("Pulp repository \"{}\": sync started.", self.repo_id)
@@ -181,24 +190,13 @@ impl EventKind for RepoPublishStarted {
     const TITLE: &'static str = "Repository Publish Started";
     const DESCRIPTION: &'static str = "Fired when a repository publish begins, including an automatic publish after a sync (Pulp 2 event type repo-publish-started). Contains the IDs of the repository and of the distributor performing the publish.";
     const SUBJECT_TOKENS: &'static str = "repo.publish.started";
-    const SUBJECT_IDS: &'static [&'static str] = &["repo_id"];
     type Details = RepoPublishStartedDetails;
 
     fn examples() -> Vec<Value> {
         vec![serde_json::json!({"repo_id": "pulp-f16", "distributor_id": "yum_distributor"})]
     }
 
-    fn subject_ids(&self) -> Vec<&str> {
-        vec![self.repo_id.as_str()]
-    }
-
-    fn ce_subject(&self) -> String {
-        self.repo_id.to_string()
-    }
-
-    fn repo_id(&self) -> Option<&ResourceId> {
-        Some(&self.repo_id)
-    }
+    repo_kind!();
 
     fn summary(&self) -> String {
         format!(
@@ -386,7 +384,6 @@ impl EventKind for RepoSyncFinished {
     const TITLE: &'static str = "Repository Sync Finished";
     const DESCRIPTION: &'static str = "Fired when a repository sync completes, successfully or not (Pulp 2 event type repo-sync-finished). The body is Pulp 2's sync result document: every field is present, exception, traceback, error_message, summary and details may be null.";
     const SUBJECT_TOKENS: &'static str = "repo.sync.finished";
-    const SUBJECT_IDS: &'static [&'static str] = &["repo_id"];
     type Details = RepoSyncFinishedDetails;
 
     fn examples() -> Vec<Value> {
@@ -410,17 +407,7 @@ impl EventKind for RepoSyncFinished {
         ]
     }
 
-    fn subject_ids(&self) -> Vec<&str> {
-        vec![self.repo_id.as_str()]
-    }
-
-    fn ce_subject(&self) -> String {
-        self.repo_id.to_string()
-    }
-
-    fn repo_id(&self) -> Option<&ResourceId> {
-        Some(&self.repo_id)
-    }
+    repo_kind!();
 
     fn summary(&self) -> String {
         format!(
@@ -493,7 +480,6 @@ impl EventKind for RepoPublishFinished {
     const TITLE: &'static str = "Repository Publish Finished";
     const DESCRIPTION: &'static str = "Fired when a repository publish completes, successfully or not (Pulp 2 event type repo-publish-finished). The body is Pulp 2's publish result document: every field is present, exception, traceback, error_message, summary and details may be null.";
     const SUBJECT_TOKENS: &'static str = "repo.publish.finished";
-    const SUBJECT_IDS: &'static [&'static str] = &["repo_id"];
     type Details = RepoPublishFinishedDetails;
 
     fn examples() -> Vec<Value> {
@@ -506,17 +492,7 @@ impl EventKind for RepoPublishFinished {
         })]
     }
 
-    fn subject_ids(&self) -> Vec<&str> {
-        vec![self.repo_id.as_str()]
-    }
-
-    fn ce_subject(&self) -> String {
-        self.repo_id.to_string()
-    }
-
-    fn repo_id(&self) -> Option<&ResourceId> {
-        Some(&self.repo_id)
-    }
+    repo_kind!();
 
     fn summary(&self) -> String {
         format!(

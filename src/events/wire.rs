@@ -28,6 +28,7 @@ use serde_json::{Map, Value};
 
 use crate::error::DecodeError;
 use crate::events::{Event, EventType};
+use crate::json_path::kind_of;
 
 /// How a body on a topic is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -293,18 +294,6 @@ impl Pulp2Notification {
             .and_then(Value::as_str)
             .map(str::to_owned);
         Ok((event_type, Unpacked { payload, task_id }))
-    }
-}
-
-/// A JSON value's kind, for messages: `a number`, `an array`, ...
-pub(crate) fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

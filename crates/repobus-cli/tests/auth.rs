@@ -5,7 +5,6 @@
 //! `tests/connect.rs` at the root for NKeys and a ready client).
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, ExtendedKeyUsagePurpose, IsCa, KeyPair,
@@ -27,27 +26,12 @@ async fn publish_with(url: &str, flags: &[&str]) -> Result<String, String> {
     let url = url.to_owned();
     let flags: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
     let output = tokio::task::spawn_blocking(move || {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_repobus"))
+        let mut command = repobus_command(env!("CARGO_BIN_EXE_repobus"));
+        command
             .args(["--nats-url", &url, "publish", "repo-sync-started", "-"])
             .args(&flags)
-            .env_remove("REPOBUS_NATS_URL")
-            .env_remove("REPOBUS_NATS_USER")
-            .env_remove("REPOBUS_NATS_PASSWORD")
-            .env_remove("REPOBUS_NATS_TOKEN")
-            .env("REPOBUS_PUBLISH_DEADLINE", "5")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run repobus");
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(br#"{"repo_id": "cli-auth"}"#)
-            .unwrap();
-        child.wait_with_output().expect("repobus output")
+            .env("REPOBUS_PUBLISH_DEADLINE", "5");
+        output_with_stdin(command, br#"{"repo_id": "cli-auth"}"#)
     });
     let output = within(30, "repobus publish", output).await.expect("join");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();

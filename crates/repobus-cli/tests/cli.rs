@@ -1,23 +1,11 @@
 //! The `repobus` binary's offline commands: `inspect` and `schemas`.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use repobus_testkit::{output_with_stdin, repobus_command};
 
 fn repobus(args: &[&str], stdin: &str) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_repobus"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run repobus");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let mut command = repobus_command(env!("CARGO_BIN_EXE_repobus"));
+    command.args(args);
+    let out = output_with_stdin(command, stdin.as_bytes());
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8(out.stdout).unwrap(),

@@ -24,36 +24,9 @@ use repobus_testkit::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_repobus");
 
-/// Variables the binary reads; none may leak in from the caller.
-const REPOBUS_VARS: &[&str] = &[
-    "REPOBUS_NATS_URL",
-    "REPOBUS_NATS_USER",
-    "REPOBUS_NATS_PASSWORD",
-    "REPOBUS_NATS_TOKEN",
-    "REPOBUS_NATS_CREDS",
-    "REPOBUS_NATS_TLS_CA",
-    "REPOBUS_NATS_TLS_CERT",
-    "REPOBUS_NATS_TLS_KEY",
-    "REPOBUS_PREFIX",
-    "REPOBUS_STREAM",
-    "REPOBUS_PUBLISH_DEADLINE",
-    "REPOBUS_LISTEN",
-    "REPOBUS_BEARER_TOKEN",
-    "REPOBUS_PULP2_USER",
-    "REPOBUS_PULP2_PASSWORD",
-    "REPOBUS_BODY_LIMIT",
-    "REPOBUS_SOURCE",
-    "REPOBUS_MAX_AGE",
-    "REPOBUS_DATA_DIR",
-    "REPOBUS_LOG",
-];
-
 fn command(args: &[&str]) -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(BIN);
+    let mut command = tokio::process::Command::from(repobus_command(BIN));
     command.args(args).kill_on_drop(true);
-    for var in REPOBUS_VARS {
-        command.env_remove(var);
-    }
     command
 }
 

@@ -12,41 +12,12 @@ use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use repobus_testkit::{closed_port, server, within};
+use repobus_testkit::{closed_port, repobus_command, server, within};
 use tempfile::TempDir;
 use tokio::net::UnixDatagram;
 use tokio::process::Child;
 
 const BIN: &str = env!("CARGO_BIN_EXE_repobus");
-
-/// Variables the binary or sd-notify read; none may leak in from the caller.
-const INHERITED_VARS: &[&str] = &[
-    "REPOBUS_NATS_URL",
-    "REPOBUS_NATS_USER",
-    "REPOBUS_NATS_PASSWORD",
-    "REPOBUS_NATS_TOKEN",
-    "REPOBUS_NATS_CREDS",
-    "REPOBUS_NATS_TLS_CA",
-    "REPOBUS_NATS_TLS_CERT",
-    "REPOBUS_NATS_TLS_KEY",
-    "REPOBUS_PREFIX",
-    "REPOBUS_STREAM",
-    "REPOBUS_PUBLISH_DEADLINE",
-    "REPOBUS_LISTEN",
-    "REPOBUS_BEARER_TOKEN",
-    "REPOBUS_PULP2_USER",
-    "REPOBUS_PULP2_PASSWORD",
-    "REPOBUS_BODY_LIMIT",
-    "REPOBUS_SOURCE",
-    "REPOBUS_MAX_AGE",
-    "REPOBUS_MAX_BYTES",
-    "REPOBUS_MAX_MESSAGES",
-    "REPOBUS_DATA_DIR",
-    "REPOBUS_LOG",
-    "NOTIFY_SOCKET",
-    "WATCHDOG_USEC",
-    "WATCHDOG_PID",
-];
 
 /// The fake systemd end: a bound Unix datagram socket.
 struct NotifySocket {
@@ -160,7 +131,7 @@ impl Serve {
         let dir = tempfile::tempdir().expect("temporary directory");
         let log = dir.path().join("serve.log");
         let listen = format!("127.0.0.1:{}", closed_port());
-        let mut command = tokio::process::Command::new(BIN);
+        let mut command = tokio::process::Command::from(repobus_command(BIN));
         command
             .args(["--nats-url", nats_url, "serve", "--listen", &listen])
             .arg("--data-dir")
@@ -169,9 +140,6 @@ impl Serve {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("create the log"));
-        for var in INHERITED_VARS {
-            command.env_remove(var);
-        }
         command.envs(env.iter().copied());
         let child = command.spawn().expect("run repobus serve");
         let pid = child.id().expect("pid");

@@ -263,3 +263,63 @@ pub fn closed_port() -> u16 {
     drop(listener);
     port
 }
+
+/// Every environment variable the `repobus` binary reads, and systemd's
+/// notification variables: a test of the binary inherits none of them.
+pub const REPOBUS_VARS: &[&str] = &[
+    "REPOBUS_NATS_URL",
+    "REPOBUS_NATS_USER",
+    "REPOBUS_NATS_PASSWORD",
+    "REPOBUS_NATS_TOKEN",
+    "REPOBUS_NATS_CREDS",
+    "REPOBUS_NATS_TLS_CA",
+    "REPOBUS_NATS_TLS_CERT",
+    "REPOBUS_NATS_TLS_KEY",
+    "REPOBUS_PREFIX",
+    "REPOBUS_STREAM",
+    "REPOBUS_PUBLISH_DEADLINE",
+    "REPOBUS_LISTEN",
+    "REPOBUS_BEARER_TOKEN",
+    "REPOBUS_PULP2_USER",
+    "REPOBUS_PULP2_PASSWORD",
+    "REPOBUS_BODY_LIMIT",
+    "REPOBUS_SOURCE",
+    "REPOBUS_MAX_AGE",
+    "REPOBUS_MAX_BYTES",
+    "REPOBUS_MAX_MESSAGES",
+    "REPOBUS_DATA_DIR",
+    "REPOBUS_LOG",
+    "NOTIFY_SOCKET",
+    "WATCHDOG_USEC",
+    "WATCHDOG_PID",
+];
+
+/// A command running `binary` (the test's `env!("CARGO_BIN_EXE_repobus")`)
+/// with none of [`REPOBUS_VARS`] inherited from the caller.
+pub fn repobus_command(binary: &str) -> std::process::Command {
+    let mut command = std::process::Command::new(binary);
+    for var in REPOBUS_VARS {
+        command.env_remove(var);
+    }
+    command
+}
+
+/// Runs `command` with `stdin` as its standard input and returns its exit
+/// status and output (blocking: call it from `spawn_blocking` in async
+/// tests).
+pub fn output_with_stdin(mut command: std::process::Command, stdin: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    let mut input = child.stdin.take().expect("stdin is piped");
+    // A command that exits before reading everything closes the pipe: not
+    // the test's failure.
+    let _ = input.write_all(stdin);
+    drop(input);
+    child.wait_with_output().expect("output of the command")
+}
