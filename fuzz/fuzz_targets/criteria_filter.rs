@@ -3,7 +3,7 @@
 //!
 //! Input: the filter text, then optionally NUL-separated sort keys
 //! (`field[,ascending|descending]`). A filter that parses is matched against
-//! the described schema examples, and a search (filter, sort, skip, limit)
+//! the schema examples as records (what a history search matches), and a search (filter, sort, skip, limit)
 //! runs over them; its result must be sorted, and the subject the search
 //! pushes down to the server must let every matching event through.
 
@@ -14,26 +14,33 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use repobus::criteria::{compare_values, Criteria, Direction, Filter, SortKey};
+use repobus::envelope::Envelope;
+use repobus::record::Record;
 use repobus::subject::Subjects;
-use repobus::{schema, Event, EventType};
+use repobus::time::parse_datetime;
+use repobus::{Event, EventType};
 use serde_json::{Map, Value};
 
-/// The described schema examples, with the `subject` and `time` that a
-/// history search adds, and each example's subject.
+/// The schema examples as a history search sees them (records: every
+/// accessor plus the envelope's fields), each with its subject.
 fn events() -> &'static [(Map<String, Value>, String)] {
     static EVENTS: OnceLock<Vec<(Map<String, Value>, String)>> = OnceLock::new();
     EVENTS.get_or_init(|| {
         let subjects = Subjects::default();
         let mut out = Vec::new();
-        for (i, t) in EventType::ALL.into_iter().enumerate() {
-            for example in schema::examples(t) {
+        for t in EventType::ALL {
+            for example in t.examples() {
                 let event = Event::decode(t.as_str(), example.to_string().as_bytes())
                     .expect("a schema example decodes");
+                let seq = out.len() as u64;
+                let mut envelope =
+                    Envelope::new(&event, "urn:repobus:fuzz", Some(&format!("evt-{seq}")))
+                        .expect("a valid event ID");
+                envelope.time = parse_datetime(&format!("2026-11-2{seq}T18:00:00Z"))
+                    .expect("a valid date-time");
                 let subject = subjects.for_event(&event);
-                let mut described = event.describe();
-                described.insert("subject".into(), subject.clone().into());
-                described.insert("time".into(), format!("2026-11-2{i}T18:00:00Z").into());
-                out.push((described, subject));
+                let record = Record::new(&event, &envelope, &subject, seq).to_map();
+                out.push((record, subject));
             }
         }
         out

@@ -119,7 +119,8 @@ fn exercise(event: &Event) {
     let _ = event.describe();
     let _ = event.to_value();
     let _ = event.repo_id();
-    let _ = repobus::envelope::ce_subject(event);
+    let _ = event.ce_subject();
+    let _ = event.subject_ids();
     if let Some(b) = event.build_chroot() {
         let _ = b.package_name();
         let _ = b.package_epoch();
