@@ -32,6 +32,19 @@
 //! assert_eq!(event.usernames(), ["churchyard"]);
 //! ```
 
+//! # The modules, in the order an event travels
+//!
+//! | step | module |
+//! | --- | --- |
+//! | a producer builds or decodes a typed event | [`events`] (one [`events::EventKind`] per type; [`event_type`] lists them; [`events::wire`] reads the real topics), checked by [`schema`] with [`id`] and [`time`] |
+//! | it gets its CloudEvents envelope and its subject | [`envelope`], [`subject`] |
+//! | it is stored in JetStream | [`bus`] (`Publisher`, operation guards, bulk publishing) |
+//! | a subscriber reads it back, typed | [`bus`] (`Subscriber`, `Subscription`, `Delivery`) |
+//! | a consumer reads its accessors, or the record tail and search print | [`events::Event`], [`record`] |
+//! | questions of the past | [`history`] with [`criteria`] and [`iso8601`] |
+//!
+//! [`inspect`] reads captured messages, [`schema_files`] writes `schemas/`.
+
 #![warn(missing_docs)]
 
 pub mod bus;

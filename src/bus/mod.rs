@@ -16,7 +16,7 @@
 
 mod bulk;
 mod config;
-mod guard;
+mod operation;
 mod publisher;
 mod subscriber;
 
@@ -26,7 +26,7 @@ use async_nats::jetstream::{self, stream};
 
 pub use bulk::{BulkReport, LineFailure};
 pub use config::{BusConfig, DEFAULT_NATS_URL, DEFAULT_STREAM};
-pub use guard::{OperationError, PublishOperation, PublishReport, SyncOperation, SyncReport};
+pub use operation::{OperationError, PublishOperation, PublishReport, SyncOperation, SyncReport};
 pub use publisher::{PublishAck, PublishError, PublishOptions, Publisher};
 pub use subscriber::{
     ConsumerOptions, Deliver, Delivery, SubscribeError, Subscriber, Subscription, CATCH_UP_POLL,
