@@ -321,14 +321,14 @@ impl Subscriber {
             bus: self.bus.clone(),
             consumer: consumer.clone(),
             shared: shared.clone(),
-            receiver: Some(Receiver {
+            receiver: Receiver {
                 bus: self.bus.clone(),
                 consumer,
                 source,
                 explicit_ack: options.explicit_ack,
                 shared,
-            }),
-            in_flight: None,
+                busy: None,
+            },
             caught_up: CatchUp::Unknown,
         })
     }
@@ -349,19 +349,31 @@ struct Shared {
     dead_lettered: AtomicU64,
 }
 
-/// The receiving half: moved into the future of the receive in progress, so
-/// that a receive interrupted (a timeout around `next()`) resumes where it
-/// was instead of losing a message.
+/// The receiving half: polls the consumer's messages and decodes them
+/// without an allocation per message; only fetching a new batch and
+/// dead-lettering a poison message run as (boxed) futures. It is kept in
+/// the subscription between polls, so a receive interrupted by a timeout
+/// resumes where it was instead of losing a message.
 struct Receiver {
     bus: Bus,
     consumer: jetstream::consumer::Consumer<pull::Config>,
     source: Source,
     explicit_ack: bool,
     shared: Arc<Shared>,
+    /// Work in progress that must finish before the next message.
+    busy: Option<Busy>,
 }
 
-type NextFuture =
-    Pin<Box<dyn Future<Output = (Receiver, Option<Result<Delivery, SubscribeError>>)> + Send>>;
+type FetchFuture = Pin<Box<dyn Future<Output = Result<pull::Batch, pull::BatchError>> + Send>>;
+type DeadLetterFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// What a receiver is waiting for besides the next message.
+enum Busy {
+    /// A new batch (bounded fetches only).
+    Fetching(FetchFuture),
+    /// A poison message being copied to the dead-letter stream.
+    DeadLettering(DeadLetterFuture),
+}
 
 /// Whether the subscription has read everything the stream had.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -407,9 +419,7 @@ pub struct Subscription {
     bus: Bus,
     consumer: jetstream::consumer::Consumer<pull::Config>,
     shared: Arc<Shared>,
-    /// `None` while a receive is in flight (it owns the receiver).
-    receiver: Option<Receiver>,
-    in_flight: Option<NextFuture>,
+    receiver: Receiver,
     caught_up: CatchUp,
 }
 
@@ -572,27 +582,7 @@ impl futures_util::Stream for Subscription {
     type Item = Result<Delivery, SubscribeError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        if this.in_flight.is_none() {
-            let Some(mut receiver) = this.receiver.take() else {
-                return Poll::Ready(None);
-            };
-            this.in_flight = Some(Box::pin(async move {
-                let next = receiver.next().await;
-                (receiver, next)
-            }));
-        }
-        let Some(in_flight) = this.in_flight.as_mut() else {
-            return Poll::Ready(None);
-        };
-        match in_flight.as_mut().poll(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready((receiver, next)) => {
-                this.in_flight = None;
-                this.receiver = Some(receiver);
-                Poll::Ready(next)
-            }
-        }
+        self.receiver.poll_next(cx)
     }
 }
 
@@ -646,7 +636,7 @@ impl Subscription {
     /// ```
     pub async fn next_until_caught_up(&mut self) -> Option<Result<Delivery, SubscribeError>> {
         loop {
-            if self.caught_up != CatchUp::Behind && self.in_flight.is_none() {
+            if self.caught_up != CatchUp::Behind && self.receiver.busy.is_none() {
                 match self.unhandled().await {
                     Ok(0) => return None,
                     Ok(_) => self.caught_up = CatchUp::Behind,
@@ -788,51 +778,77 @@ impl Subscription {
 }
 
 impl Receiver {
-    async fn next(&mut self) -> Option<Result<Delivery, SubscribeError>> {
+    fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Delivery, SubscribeError>>> {
         loop {
-            let message = match self.next_message().await? {
-                Ok(message) => message,
-                Err(e) => return Some(Err(e)),
+            match &mut self.busy {
+                Some(Busy::DeadLettering(work)) => {
+                    std::task::ready!(work.as_mut().poll(cx));
+                    self.busy = None;
+                }
+                Some(Busy::Fetching(fetch)) => {
+                    let fetched = std::task::ready!(fetch.as_mut().poll(cx));
+                    self.busy = None;
+                    match fetched {
+                        Ok(batch) => self.source = Source::Fetch { batch: Some(batch) },
+                        Err(e) => {
+                            return Poll::Ready(Some(Err(SubscribeError::Receive(Box::new(e)))))
+                        }
+                    }
+                }
+                None => {}
+            }
+            let message = match &mut self.source {
+                Source::Stream(messages) => match std::task::ready!(messages.poll_next_unpin(cx)) {
+                    Some(Ok(message)) => message,
+                    Some(Err(e)) => {
+                        return Poll::Ready(Some(Err(SubscribeError::Receive(Box::new(e)))))
+                    }
+                    None => return Poll::Ready(None),
+                },
+                Source::Fetch { batch: Some(batch) } => {
+                    match std::task::ready!(batch.poll_next_unpin(cx)) {
+                        Some(Ok(message)) => message,
+                        Some(Err(e)) => return Poll::Ready(Some(Err(SubscribeError::Receive(e)))),
+                        None => {
+                            self.source = Source::Fetch { batch: None };
+                            continue;
+                        }
+                    }
+                }
+                Source::Fetch { batch: None } => {
+                    let consumer = self.consumer.clone();
+                    let prefetch = self.shared.prefetch.load(Ordering::Relaxed);
+                    self.busy = Some(Busy::Fetching(Box::pin(async move {
+                        consumer
+                            .batch()
+                            .max_messages(prefetch)
+                            .expires(Duration::from_secs(5))
+                            .messages()
+                            .await
+                    })));
+                    continue;
+                }
             };
-            match self.decode(message).await {
-                Some(delivery) => return Some(Ok(delivery)),
-                None => continue,
+            match self.decode(message) {
+                Ok(delivery) => return Poll::Ready(Some(Ok(delivery))),
+                Err(poison) => {
+                    self.busy = Some(Busy::DeadLettering(Box::pin(dead_letter(
+                        self.bus.clone(),
+                        self.shared.clone(),
+                        self.explicit_ack,
+                        poison,
+                    ))));
+                }
             }
         }
     }
 
-    async fn next_message(&mut self) -> Option<Result<jetstream::Message, SubscribeError>> {
-        match &mut self.source {
-            Source::Stream(messages) => Some(
-                messages
-                    .next()
-                    .await?
-                    .map_err(|e| SubscribeError::Receive(Box::new(e))),
-            ),
-            Source::Fetch { batch } => loop {
-                if let Some(current) = batch {
-                    match current.next().await {
-                        Some(Ok(message)) => return Some(Ok(message)),
-                        Some(Err(e)) => return Some(Err(SubscribeError::Receive(e))),
-                        None => *batch = None,
-                    }
-                }
-                match self
-                    .consumer
-                    .batch()
-                    .max_messages(self.shared.prefetch.load(Ordering::Relaxed))
-                    .expires(Duration::from_secs(5))
-                    .messages()
-                    .await
-                {
-                    Ok(next) => *batch = Some(next),
-                    Err(e) => return Some(Err(SubscribeError::Receive(Box::new(e)))),
-                }
-            },
-        }
-    }
-
-    async fn decode(&mut self, message: jetstream::Message) -> Option<Delivery> {
+    /// Reads the envelope and decodes the body; a message that cannot be
+    /// read is poison, for the dead-letter stream.
+    fn decode(&self, message: jetstream::Message) -> Result<Delivery, Box<Poison>> {
         let (stream_sequence, delivered, pending, published) = match message.info() {
             Ok(info) => (
                 info.stream_sequence,
@@ -865,13 +881,16 @@ impl Receiver {
         ) {
             Ok(envelope) => envelope,
             Err(e) => {
-                self.dead_letter(&message, "bad-envelope", &e.to_string(), stream_sequence)
-                    .await;
-                return None;
+                return Err(Box::new(Poison {
+                    message,
+                    reason: "bad-envelope",
+                    error: e.to_string(),
+                    seq: stream_sequence,
+                }))
             }
         };
         match Event::decode(envelope.event_type.as_str(), &message.payload) {
-            Ok(event) => Some(Delivery {
+            Ok(event) => Ok(Delivery {
                 event,
                 envelope,
                 subject,
@@ -881,26 +900,40 @@ impl Receiver {
                 explicit_ack: self.explicit_ack,
                 message,
             }),
-            Err(e) => {
-                self.dead_letter(&message, e.reason(), &e.to_string(), stream_sequence)
-                    .await;
-                None
-            }
+            Err(e) => Err(Box::new(Poison {
+                reason: e.reason(),
+                error: e.to_string(),
+                message,
+                seq: stream_sequence,
+            })),
         }
     }
+}
 
-    /// Copies a poison message to `<prefix>.dlq.<reason>` with the error in
-    /// the `Repobus-Error` header, then terminates it. If the copy cannot be
-    /// stored, the message is nak'ed for a later retry instead: it is never
-    /// dropped.
-    async fn dead_letter(
-        &mut self,
-        message: &jetstream::Message,
-        reason: &str,
-        error: &str,
-        seq: u64,
-    ) {
-        let dlq_subject = self.bus.subjects.dead_letter(reason);
+/// A message that cannot be read as an event.
+struct Poison {
+    message: jetstream::Message,
+    /// The dead-letter subject's last token.
+    reason: &'static str,
+    /// The error, for the `Repobus-Error` header.
+    error: String,
+    /// Its stream sequence.
+    seq: u64,
+}
+
+/// Copies a poison message to `<prefix>.dlq.<reason>` with the error in the
+/// `Repobus-Error` header, then terminates it. If the copy cannot be stored,
+/// the message is nak'ed for a later retry instead: it is never dropped.
+async fn dead_letter(bus: Bus, shared: Arc<Shared>, explicit_ack: bool, poison: Box<Poison>) {
+    let Poison {
+        message,
+        reason,
+        error,
+        seq,
+    } = *poison;
+    let error = error.as_str();
+    {
+        let dlq_subject = bus.subjects.dead_letter(reason);
         tracing::warn!(subject = %message.subject, seq, reason, error, "poison message; dead-lettering to {dlq_subject}");
         // Keep the original's headers except JetStream's publish controls
         // (Nats-Expected-Stream, Nats-Rollup, Nats-TTL, ...), which would
@@ -918,15 +951,14 @@ impl Receiver {
         }
         headers.insert("Repobus-Error", header_safe(error).as_str());
         headers.insert("Repobus-Original-Subject", message.subject.as_str());
-        headers.insert("Repobus-Original-Stream", self.bus.config.stream_name());
+        headers.insert("Repobus-Original-Stream", bus.config.stream_name());
         headers.insert("Repobus-Original-Sequence", seq.to_string().as_str());
         headers.insert(
             "Nats-Msg-Id",
-            format!("dlq:{}:{}", self.bus.config.stream_name(), seq).as_str(),
+            format!("dlq:{}:{}", bus.config.stream_name(), seq).as_str(),
         );
         let stored = async {
-            self.bus
-                .jetstream
+            bus.jetstream
                 .publish_with_headers(dlq_subject.clone(), headers, message.payload.clone())
                 .await?
                 .await
@@ -934,8 +966,8 @@ impl Receiver {
         .await;
         match stored {
             Ok(_) => {
-                self.shared.dead_lettered.fetch_add(1, Ordering::Relaxed);
-                if self.explicit_ack {
+                shared.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                if explicit_ack {
                     if let Err(e) = message.ack_with(AckKind::Term).await {
                         tracing::warn!(error = %e, "could not terminate a dead-lettered message; it may be dead-lettered again (deduplicated)");
                     }
@@ -943,7 +975,7 @@ impl Receiver {
             }
             Err(e) => {
                 tracing::error!(error = %e, seq, "could not store the dead letter; asking for redelivery");
-                if self.explicit_ack {
+                if explicit_ack {
                     let _ = message
                         .ack_with(AckKind::Nak(Some(Duration::from_secs(1))))
                         .await;
