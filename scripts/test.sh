@@ -30,4 +30,9 @@ fresh="$(mktemp)"
 diff -u tests/conformance/expected.jsonl "$fresh"
 "$REPOBUS_ORACLE_PYTHON" tests/conformance/validate_built.py target/tmp/copr-built-bodies.jsonl
 rm -f "$fresh"
+
+# Fuzz every parser a network peer reaches, 30 s per target (about 8 minutes
+# from a fresh clone: installing cargo-fuzz, building, 7 targets); a crash
+# fails the run and names the input (see scripts/fuzz.sh).
+scripts/fuzz.sh 30
 echo "all checks passed" >&2
