@@ -31,7 +31,7 @@
 
 use async_nats::header::{HeaderName, HeaderValue};
 use async_nats::HeaderMap;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, Utc};
 
 use crate::events::{Event, EventType};
 use crate::schema;
@@ -309,6 +309,17 @@ impl Envelope {
                 .with_timezone(&Utc),
             None => fallback_time,
         };
+        // RFC 3339 writes years 0000-9999 only: a time that leaves them in
+        // UTC (9999-12-31T23:59:59-01:00) could not be written back.
+        if !(0..=9999).contains(&time.year()) {
+            return Err(EnvelopeError::BadHeader {
+                header: "ce-time",
+                reason: format!(
+                    "{} is outside the years 0000-9999 in UTC",
+                    get(&CE_TIME).unwrap_or_default()
+                ),
+            });
+        }
         Ok(Envelope {
             event_id: get(&CE_ID)
                 .or_else(|| get(&NATS_MSG_ID))

@@ -87,3 +87,49 @@ fn empty_token_is_a_bad_token() {
         }
     );
 }
+
+/// Found while writing the `envelope_headers` target's round trip: a
+/// `ce-time` that is year 10000 in UTC was accepted, but RFC 3339 cannot
+/// write it back, so the record's `time` could not be read by `after` and
+/// `before`. It is a bad header now (the message is dead-lettered).
+#[test]
+fn ce_time_beyond_year_9999_in_utc_is_a_bad_header() {
+    use async_nats::HeaderMap;
+    use repobus::envelope::{Envelope, EnvelopeError};
+    use repobus::EventType;
+
+    let mut headers = HeaderMap::new();
+    headers.insert("ce-type", "repo-sync-started");
+    headers.insert("ce-time", "9999-12-31T23:59:59-01:00");
+    let err = Envelope::from_headers(Some(&headers), None, || "x".into(), chrono::Utc::now())
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            EnvelopeError::BadHeader {
+                header: "ce-time",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("years 0000-9999"), "{err}");
+
+    // The last instant that can be written still round-trips.
+    headers.insert("ce-time", "9999-12-31T23:59:59Z");
+    let envelope = Envelope::from_headers(
+        Some(&headers),
+        Some(EventType::RepoSyncStarted),
+        || "x".into(),
+        chrono::Utc::now(),
+    )
+    .unwrap();
+    let back = Envelope::from_headers(
+        Some(&envelope.to_headers()),
+        None,
+        || "x".into(),
+        chrono::Utc::now(),
+    )
+    .unwrap();
+    assert_eq!(back.time, envelope.time);
+}
