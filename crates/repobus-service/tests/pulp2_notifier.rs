@@ -28,10 +28,11 @@ use repobus::bus::Bus;
 use repobus::EventType;
 use repobus_service::ServiceConfig;
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 use repobus_testkit::*;
+
+mod common;
+use common::{start_service, Service};
 
 const USER: &str = "pulp-notifier";
 const PASSWORD: &str = "n0t1fier-secret";
@@ -142,46 +143,12 @@ for line in sys.stdin:
 "#;
 
 /// The service in a task of this test, behind Pulp 2's basic auth.
-struct Service {
-    url: String,
-    shutdown: oneshot::Sender<()>,
-    task: JoinHandle<std::io::Result<()>>,
-}
-
-impl Service {
-    async fn start(bus: &Bus) -> Service {
-        // Port 0: the kernel picks a free port.
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().unwrap();
-        let (shutdown, rx) = oneshot::channel::<()>();
-        let config = ServiceConfig {
-            pulp2_basic_auth: Some((USER.into(), PASSWORD.into())),
-            ..ServiceConfig::default()
-        };
-        let task = tokio::spawn(repobus_service::serve(
-            listener,
-            bus.publisher(),
-            config,
-            async move {
-                let _ = rx.await;
-            },
-        ));
-        Service {
-            url: format!("http://{addr}/v1/pulp2"),
-            shutdown,
-            task,
-        }
-    }
-
-    async fn stop(self) {
-        let _ = self.shutdown.send(());
-        within(30, "service shutdown", self.task)
-            .await
-            .expect("serve task panicked")
-            .expect("serve returned an error");
-    }
+async fn start_pulp2_service(bus: &Bus) -> Service {
+    let config = ServiceConfig {
+        pulp2_basic_auth: Some((USER.into(), PASSWORD.into())),
+        ..ServiceConfig::default()
+    };
+    start_service(bus, config).await
 }
 
 /// The oracle interpreter, or a failure saying how to get it.
@@ -256,7 +223,7 @@ const PULP_TYPES: [EventType; 4] = [
 async fn pulp2_http_notifier_posts_are_stored_with_the_pulp_task_id() {
     let nats = server().await;
     let bus = connect(&nats).await;
-    let service = Service::start(&bus).await;
+    let service = start_pulp2_service(&bus).await;
 
     // Each of the four types from each Pulp version's notifier; one event
     // per version fires outside a task (call_report null).
@@ -281,7 +248,7 @@ async fn pulp2_http_notifier_posts_are_stored_with_the_pulp_task_id() {
     wrong["password"] = json!("not-the-password");
     cases.push(wrong);
 
-    let answers = run_notifier(&service.url, &cases).await;
+    let answers = run_notifier(&service.url("/v1/pulp2"), &cases).await;
 
     for (case, answer) in cases.iter().zip(&answers).take(8) {
         let what = format!("Pulp {} {}", case["pulp"], case["event_type"]);
@@ -384,7 +351,7 @@ fn twice(document: &Value) -> String {
 async fn pulp2_bodies_that_are_not_a_notifier_document_are_400_naming_the_problem() {
     let nats = server().await;
     let bus = connect(&nats).await;
-    let service = Service::start(&bus).await;
+    let service = start_pulp2_service(&bus).await;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
@@ -466,7 +433,7 @@ async fn pulp2_bodies_that_are_not_a_notifier_document_are_400_naming_the_proble
             30,
             what,
             client
-                .post(&service.url)
+                .post(service.url("/v1/pulp2"))
                 .basic_auth(USER, Some(PASSWORD))
                 .header("content-type", "application/json")
                 .body(body.clone())

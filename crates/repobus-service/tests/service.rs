@@ -6,63 +6,19 @@
 
 use std::time::{Duration, Instant};
 
-use repobus::bus::{Bus, BusConfig};
+use repobus::bus::BusConfig;
 use repobus::{schema, Event, EventType};
 use repobus_service::{Access, ServiceConfig, ROUTES};
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 use repobus_testkit::*;
+
+mod common;
+use common::{start_service, Service};
 
 // ---------------------------------------------------------------------------
 // Harness
 // ---------------------------------------------------------------------------
-
-/// The service running in a task of this test, with its shutdown trigger.
-struct Service {
-    base: String,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: JoinHandle<std::io::Result<()>>,
-}
-
-impl Service {
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    /// Triggers the shutdown and waits (bounded) for `serve` to return.
-    async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        within(30, "service shutdown", self.task)
-            .await
-            .expect("serve task panicked")
-            .expect("serve returned an error");
-    }
-}
-
-async fn start_service(bus: &Bus, config: ServiceConfig) -> Service {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind 127.0.0.1:0");
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(repobus_service::serve(
-        listener,
-        bus.publisher(),
-        config,
-        async move {
-            let _ = rx.await;
-        },
-    ));
-    Service {
-        base: format!("http://{addr}"),
-        shutdown: Some(tx),
-        task,
-    }
-}
 
 fn http() -> reqwest::Client {
     reqwest::Client::builder()
