@@ -31,6 +31,14 @@ diff -u tests/conformance/expected.jsonl "$fresh"
 "$REPOBUS_ORACLE_PYTHON" tests/conformance/validate_built.py target/tmp/copr-built-bodies.jsonl
 rm -f "$fresh"
 
+# Checks by independent tools (pytest, validators, browsers), one file each
+# under scripts/checks.d/, run in name order; each exits non-zero on failure.
+for check in scripts/checks.d/*.sh; do
+  [ -e "$check" ] || continue
+  echo "check: $check" >&2
+  bash "$check"
+done
+
 # Fuzz every parser a network peer reaches, 30 s per target (about 8 minutes
 # from a fresh clone: installing cargo-fuzz, building, 7 targets); a crash
 # fails the run and names the input (see scripts/fuzz.sh).

@@ -51,3 +51,13 @@ if [ "${1:-}" = "--oracle" ]; then
   fi
   export REPOBUS_ORACLE_PYTHON="$venv/bin/python"
 fi
+
+# Each capability that needs more tools (a broker, a browser, Python or npm
+# packages) installs them in a file of its own under scripts/tools.d/, sourced
+# here in name order with the same --oracle meaning: only what is missing.
+if [ "${1:-}" = "--oracle" ] && [ -d "$root/scripts/tools.d" ]; then
+  for part in "$root"/scripts/tools.d/*.sh; do
+    [ -e "$part" ] || continue
+    . "$part"
+  done
+fi
