@@ -63,6 +63,7 @@ pub mod record;
 pub mod schema;
 pub mod schema_files;
 pub mod subject;
+pub mod telemetry;
 pub mod time;
 
 pub use error::{DecodeError, Violation};

@@ -459,8 +459,25 @@ impl PublishOperation {
     }
 }
 
+impl Operation {
+    /// The `kind` label of `repobus_operations_in_progress`.
+    fn kind_label(&self) -> &'static str {
+        match self.kind {
+            Kind::Sync { .. } => "sync",
+            Kind::Publish { .. } => "publish",
+        }
+    }
+
+    /// Counts the guard as in progress until it drops.
+    fn counted(self) -> Self {
+        crate::telemetry::operations_in_progress(self.kind_label()).increment(1.0);
+        self
+    }
+}
+
 impl Drop for Operation {
     fn drop(&mut self) {
+        crate::telemetry::operations_in_progress(self.kind_label()).decrement(1.0);
         if !self.finished {
             tracing::warn!(repo_id = %self.repo_id, "operation dropped unfinished; publishing a canceled result");
             let event = self.finished_event(Ending {
@@ -507,16 +524,19 @@ impl Publisher {
         let started = Timestamp::now();
         self.publish(&RepoSyncStarted::new(repo_id.clone()).into())
             .await?;
-        Ok(SyncOperation(Operation {
-            publisher: self.clone(),
-            repo_id,
-            kind: Kind::Sync {
-                importer_type_id,
-                importer_id,
-            },
-            started,
-            finished: false,
-        }))
+        Ok(SyncOperation(
+            Operation {
+                publisher: self.clone(),
+                repo_id,
+                kind: Kind::Sync {
+                    importer_type_id,
+                    importer_id,
+                },
+                started,
+                finished: false,
+            }
+            .counted(),
+        ))
     }
 
     /// Publishes `repo-publish-started` and returns the guard that owes
@@ -544,16 +564,19 @@ impl Publisher {
         let started = Timestamp::now();
         self.publish(&RepoPublishStarted::new(repo_id.clone(), distributor_id.clone()).into())
             .await?;
-        Ok(PublishOperation(Operation {
-            publisher: self.clone(),
-            repo_id,
-            kind: Kind::Publish {
-                distributor_type_id,
-                distributor_id,
-            },
-            started,
-            finished: false,
-        }))
+        Ok(PublishOperation(
+            Operation {
+                publisher: self.clone(),
+                repo_id,
+                kind: Kind::Publish {
+                    distributor_type_id,
+                    distributor_id,
+                },
+                started,
+                finished: false,
+            }
+            .counted(),
+        ))
     }
 
     /// Runs a sync under a guard: `success` with the report when `work`

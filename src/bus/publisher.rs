@@ -14,6 +14,7 @@ use tokio_util::task::TaskTracker;
 use super::Bus;
 use crate::envelope::{Envelope, EnvelopeError};
 use crate::events::Event;
+use crate::telemetry::{self, PublishOutcome};
 
 /// What the server answered for a stored event: the same object as the
 /// ingest API's `202` body and `repobus publish`'s output.
@@ -283,7 +284,7 @@ impl Publisher {
         event: &Event,
         options: PublishOptions,
     ) -> Result<PublishAck, PublishError> {
-        let _permit = self
+        let permit = self
             .in_flight
             .clone()
             .try_acquire_owned()
@@ -292,7 +293,14 @@ impl Publisher {
                 tokio::sync::TryAcquireError::NoPermits => PublishError::BufferFull {
                     capacity: self.bus.config.max_in_flight,
                 },
-            })?;
+            });
+        let _permit = match permit {
+            Ok(permit) => permit,
+            Err(e) => {
+                telemetry::record_publish(event.event_type(), PublishOutcome::of_error(&e), None);
+                return Err(e);
+            }
+        };
         self.send(event, &options).await
     }
 
@@ -315,6 +323,23 @@ impl Publisher {
     /// Sends until the JetStream ack arrives or the deadline passes; the
     /// caller holds an in-flight permit.
     async fn send(
+        &self,
+        event: &Event,
+        options: &PublishOptions,
+    ) -> Result<PublishAck, PublishError> {
+        let started = Instant::now();
+        let result = self.send_until_acked(event, options).await;
+        let outcome = match &result {
+            Ok(ack) if ack.duplicate => PublishOutcome::Duplicate,
+            Ok(_) => PublishOutcome::Stored,
+            Err(e) => PublishOutcome::of_error(e),
+        };
+        telemetry::record_publish(event.event_type(), outcome, Some(started.elapsed()));
+        result
+    }
+
+    /// [`Publisher::send`] without the metrics.
+    async fn send_until_acked(
         &self,
         event: &Event,
         options: &PublishOptions,
@@ -348,6 +373,9 @@ impl Publisher {
                 });
             }
             attempts += 1;
+            if attempts > 1 {
+                telemetry::record_retry(event.event_type());
+            }
             let attempt = async {
                 let ack = self
                     .bus
@@ -441,16 +469,25 @@ impl Publisher {
         event: &Event,
         options: PublishOptions,
     ) -> Result<String, PublishError> {
-        let (envelope, subject, payload) = self.prepare(event, &options)?;
-        self.bus
-            .client
-            .publish_with_headers(subject, envelope.to_headers(), payload)
-            .await
-            .map_err(|source| PublishError::Send {
-                id: envelope.event_id.clone(),
-                source,
-            })?;
-        Ok(envelope.event_id)
+        let result = async {
+            let (envelope, subject, payload) = self.prepare(event, &options)?;
+            self.bus
+                .client
+                .publish_with_headers(subject, envelope.to_headers(), payload)
+                .await
+                .map_err(|source| PublishError::Send {
+                    id: envelope.event_id.clone(),
+                    source,
+                })?;
+            Ok(envelope.event_id)
+        }
+        .await;
+        let outcome = match &result {
+            Ok(_) => PublishOutcome::SentCore,
+            Err(e) => PublishOutcome::of_error(e),
+        };
+        telemetry::record_publish(event.event_type(), outcome, None);
+        result
     }
 
     /// Publishes in the background (used where no one can await, such as a

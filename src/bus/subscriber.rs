@@ -313,9 +313,15 @@ impl Subscriber {
             ),
             Some(_) => Source::Fetch { batch: None },
         };
+        let consumer_label = crate::telemetry::consumer_label(options.durable.as_deref());
         let shared = Arc::new(Shared {
             prefetch: AtomicUsize::new(options.prefetch.unwrap_or(1).max(1)),
             dead_lettered: AtomicU64::new(0),
+            consumed: metrics::counter!(
+                crate::telemetry::EVENTS_CONSUMED,
+                "consumer" => consumer_label.clone()
+            ),
+            consumer_label,
         });
         Ok(Subscription {
             bus: self.bus.clone(),
@@ -343,10 +349,23 @@ enum Source {
 }
 
 /// What a subscription and its receiver share while a receive is in flight.
-#[derive(Debug)]
 struct Shared {
     prefetch: AtomicUsize,
     dead_lettered: AtomicU64,
+    /// `repobus_events_consumed_total` of this consumer, registered once.
+    consumed: metrics::Counter,
+    /// The `consumer` label of this subscription's metrics.
+    consumer_label: metrics::SharedString,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("prefetch", &self.prefetch)
+            .field("dead_lettered", &self.dead_lettered)
+            .field("consumer", &self.consumer_label)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The receiving half: polls the consumer's messages and decodes them
@@ -833,7 +852,10 @@ impl Receiver {
                 }
             };
             match self.decode(message) {
-                Ok(delivery) => return Poll::Ready(Some(Ok(delivery))),
+                Ok(delivery) => {
+                    self.shared.consumed.increment(1);
+                    return Poll::Ready(Some(Ok(delivery)));
+                }
                 Err(poison) => {
                     self.busy = Some(Busy::DeadLettering(Box::pin(dead_letter(
                         self.bus.clone(),
@@ -967,6 +989,12 @@ async fn dead_letter(bus: Bus, shared: Arc<Shared>, explicit_ack: bool, poison: 
         match stored {
             Ok(_) => {
                 shared.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!(
+                    crate::telemetry::EVENTS_DEAD_LETTERED,
+                    "consumer" => shared.consumer_label.clone(),
+                    "reason" => reason
+                )
+                .increment(1);
                 if explicit_ack {
                     if let Err(e) = message.ack_with(AckKind::Term).await {
                         tracing::warn!(error = %e, "could not terminate a dead-lettered message; it may be dead-lettered again (deduplicated)");

@@ -8,6 +8,8 @@
 //! | `POST /v1/pulp2` | basic auth | what Pulp 2's http notifier POSTs; `200` |
 //! | `GET /healthz` | anyone | the process is up |
 //! | `GET /readyz` | anyone | NATS connected and the stream reachable |
+//! | `GET /metrics` | anyone | Prometheus metrics ([`metrics`]) |
+//! | `GET /openapi.json` | anyone | the OpenAPI 3.1 description ([`openapi`]) |
 //!
 //! [`ROUTES`] is that table in code: [`router`] is built from it, and the
 //! credentials a route needs are checked by a layer over its whole group,
@@ -54,6 +56,9 @@ use repobus::events::wire::Pulp2Notification;
 use repobus::events::{EventType, UnknownEventType};
 use repobus::history::{self, HistoryError, HistoryQuery};
 use repobus::{DecodeError, Event};
+
+pub mod metrics;
+pub mod openapi;
 
 /// The default largest request body: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
@@ -141,7 +146,7 @@ pub struct Route {
 ///     .filter(|r| r.access == Access::Public)
 ///     .map(|r| r.path)
 ///     .collect();
-/// assert_eq!(public, ["/healthz", "/readyz"]);
+/// assert_eq!(public, ["/healthz", "/readyz", "/metrics", "/openapi.json"]);
 /// ```
 pub const ROUTES: &[Route] = &[
     Route {
@@ -174,6 +179,19 @@ pub const ROUTES: &[Route] = &[
         access: Access::Public,
         handler: |m| on(m, readyz),
     },
+    // Public: bounded labels only, no IDs or payloads; see `metrics`.
+    Route {
+        method: Method::GET,
+        path: "/metrics",
+        access: Access::Public,
+        handler: |m| on(m, metrics::get_metrics),
+    },
+    Route {
+        method: Method::GET,
+        path: "/openapi.json",
+        access: Access::Public,
+        handler: |m| on(m, openapi::get_openapi),
+    },
 ];
 
 #[derive(Clone)]
@@ -204,6 +222,7 @@ struct AppState {
 /// # }
 /// ```
 pub fn router(publisher: Publisher, config: ServiceConfig) -> Router {
+    metrics::install_recorder();
     let limit = config.body_limit;
     let state = AppState {
         publisher,
@@ -232,6 +251,7 @@ pub fn router(publisher: Publisher, config: ServiceConfig) -> Router {
         .merge(pulp2)
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn(metrics::track_requests))
         .with_state(state)
 }
 
@@ -549,6 +569,27 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
 // Handlers
 // ---------------------------------------------------------------------------
 
+#[utoipa::path(
+    post,
+    path = "/v1/events/{type}",
+    tag = "events",
+    operation_id = "post_event",
+    description = "Publishes one event; answers after the JetStream ack.",
+    params(
+        ("type" = String, Path, description = "The event type"),
+        ("Idempotency-Key" = Option<String>, Header, description = "The event ID: a retried POST with the same key is stored once"),
+    ),
+    responses(
+        (status = 202, description = "Stored (or already stored: `duplicate`)", body = openapi::PublishAckDoc),
+        (status = 400, description = "Malformed JSON, schema violation or bad Idempotency-Key", body = openapi::ErrorDoc),
+        (status = 401, description = "Missing or wrong bearer token", body = openapi::ErrorDoc),
+        (status = 404, description = "Unknown event type", body = openapi::ErrorDoc),
+        (status = 413, description = "Body over the limit", body = openapi::ErrorDoc),
+        (status = 422, description = "NATS refused the event for good", body = openapi::ErrorDoc),
+        (status = 503, description = "NATS cannot take the event now", body = openapi::ErrorDoc),
+    ),
+    security((), ("bearer" = [])),
+)]
 async fn post_event(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -556,34 +597,91 @@ async fn post_event(
     Body(body): Body,
 ) -> Result<(StatusCode, Json<PublishAck>), ApiError> {
     let Path(event_type) = path?;
-    let event_type: EventType = event_type.parse()?;
-    let event = Event::decode(event_type.as_str(), &body)?;
+    let event_type: EventType = event_type.parse().inspect_err(|_| {
+        metrics::record_ingest(None, metrics::IngestOutcome::Invalid);
+    })?;
+    let event = Event::decode(event_type.as_str(), &body).inspect_err(|_| {
+        metrics::record_ingest(Some(event_type), metrics::IngestOutcome::Invalid);
+    })?;
     let options = PublishOptions {
         id,
         ..PublishOptions::default()
     };
-    let ack = state.publisher.publish_with(&event, options).await?;
-    Ok((StatusCode::ACCEPTED, Json(ack)))
+    let result = state.publisher.publish_with(&event, options).await;
+    metrics::record_ingest(Some(event_type), metrics::IngestOutcome::of(&result));
+    Ok((StatusCode::ACCEPTED, Json(result?)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/pulp2",
+    tag = "pulp2",
+    operation_id = "post_pulp2",
+    description = "What Pulp 2's http notifier POSTs: the notifier document, as a JSON object or as the JSON string holding it (Pulp 2.8.0 encodes it twice).",
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "The event ID: a retried POST with the same key is stored once"),
+    ),
+    request_body(
+        content = Object,
+        content_type = "application/json",
+        description = "`{\"event_type\", \"payload\", \"call_report\"}` (or a JSON string holding it)",
+    ),
+    responses(
+        (status = 200, description = "Stored (Pulp logs an error for any other status)", body = openapi::PublishAckDoc),
+        (status = 400, description = "Not a notifier document of a known event type", body = openapi::ErrorDoc),
+        (status = 401, description = "Missing or wrong basic auth credentials", body = openapi::ErrorDoc),
+        (status = 413, description = "Body over the limit", body = openapi::ErrorDoc),
+        (status = 422, description = "NATS refused the event for good", body = openapi::ErrorDoc),
+        (status = 503, description = "NATS cannot take the event now", body = openapi::ErrorDoc),
+    ),
+    security((), ("pulp2_basic" = [])),
+)]
 async fn post_pulp2(
     State(state): State<AppState>,
     IdempotencyKey(id): IdempotencyKey,
     Body(body): Body,
 ) -> Result<Json<PublishAck>, ApiError> {
-    let notification = Pulp2Notification::decode(&body)?;
+    let notification = Pulp2Notification::decode(&body).inspect_err(|_| {
+        metrics::record_ingest(None, metrics::IngestOutcome::Invalid);
+    })?;
     let options = PublishOptions {
         id,
         pulp_task_id: notification.task_id,
     };
-    let ack = state
+    let event_type = notification.event.event_type();
+    let result = state
         .publisher
         .publish_with(&notification.event, options)
-        .await?;
+        .await;
+    metrics::record_ingest(Some(event_type), metrics::IngestOutcome::of(&result));
     // 200: Pulp 2's notifier logs an error for any other status.
-    Ok(Json(ack))
+    Ok(Json(result?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/events",
+    tag = "events",
+    operation_id = "get_events",
+    description = "Searches the history (the criteria language of `repobus search`); answers the stored events as records.",
+    params(
+        ("filters" = Option<String>, Query, description = "JSON criteria, e.g. `{\"result\": \"failed\"}`"),
+        ("sort" = Option<String>, Query, description = "`field[,ascending|descending]`; repeatable"),
+        ("limit" = Option<u64>, Query, description = "At most this many events"),
+        ("skip" = Option<u64>, Query, description = "Skip this many matches first"),
+        ("fields" = Option<String>, Query, description = "Only these fields: `a,b,c`"),
+        ("after" = Option<String>, Query, description = "ISO 8601 date-time: events after it"),
+        ("before" = Option<String>, Query, description = "ISO 8601 date-time: events before it"),
+        ("since" = Option<String>, Query, description = "ISO 8601 duration such as `P1D`: events since then"),
+    ),
+    responses(
+        (status = 200, description = "The matching events, as record objects", body = Vec<Object>),
+        (status = 400, description = "Bad criteria or parameters", body = openapi::ErrorDoc),
+        (status = 401, description = "Missing or wrong bearer token", body = openapi::ErrorDoc),
+        (status = 503, description = "NATS cannot answer the search", body = openapi::ErrorDoc),
+    ),
+    security((), ("bearer" = [])),
+)]
 async fn get_events(
     State(state): State<AppState>,
     query: Result<Query<HistoryQuery>, QueryRejection>,
@@ -596,10 +694,27 @@ async fn get_events(
     )))
 }
 
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    operation_id = "healthz",
+    responses((status = 200, description = "The process is up", body = openapi::StatusDoc)),
+)]
 async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    operation_id = "readyz",
+    responses(
+        (status = 200, description = "NATS connected and the stream reachable", body = openapi::StatusDoc),
+        (status = 503, description = "NATS not connected or the stream not reachable", body = openapi::ErrorDoc),
+    ),
+)]
 async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     if state.publisher.bus().is_ready().await {
         Ok(Json(json!({"status": "ready"})))

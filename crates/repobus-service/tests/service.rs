@@ -431,7 +431,12 @@ async fn every_protected_route_answers_401_without_its_credentials() {
         .collect();
     assert_eq!(
         public,
-        ["GET /healthz", "GET /readyz"],
+        [
+            "GET /healthz",
+            "GET /readyz",
+            "GET /metrics",
+            "GET /openapi.json"
+        ],
         "a route without credentials must be a deliberate choice"
     );
     for route in ROUTES.iter().filter(|r| r.access == Access::Public) {
