@@ -667,8 +667,8 @@ async fn post_pulp2(
     params(
         ("filters" = Option<String>, Query, description = "JSON criteria, e.g. `{\"result\": \"failed\"}`"),
         ("sort" = Option<String>, Query, description = "`field[,ascending|descending]`; repeatable"),
-        ("limit" = Option<u64>, Query, description = "At most this many events"),
-        ("skip" = Option<u64>, Query, description = "Skip this many matches first"),
+        ("limit" = Option<String>, Query, pattern = "^[0-9]+$", description = "At most this many events (a number)"),
+        ("skip" = Option<String>, Query, pattern = "^[0-9]+$", description = "Skip this many matches first (a number)"),
         ("fields" = Option<String>, Query, description = "Only these fields: `a,b,c`"),
         ("after" = Option<String>, Query, description = "ISO 8601 date-time: events after it"),
         ("before" = Option<String>, Query, description = "ISO 8601 date-time: events before it"),
