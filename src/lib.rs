@@ -48,6 +48,7 @@
 #![warn(missing_docs)]
 
 pub mod bus;
+pub mod asyncapi;
 pub mod criteria;
 pub mod envelope;
 pub mod error;
