@@ -92,7 +92,7 @@ pub async fn run(args: ServeArgs, nats: NatsArgs) -> Result<ExitCode, CliError> 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(CliError::io(format!("cannot listen on {}", args.listen)))?;
-    tracing::info!(listen = %args.listen, "repobus ingest API ready: POST /v1/events/{{type}}, POST /v1/pulp2, GET /v1/events, /healthz, /readyz");
+    tracing::info!(listen = %args.listen, "repobus ingest API ready: POST /v1/events/{{type}}, POST /v1/pulp2, GET /v1/events, /healthz, /readyz, /metrics, /openapi.json");
     let (addr, c) = (listener.local_addr().unwrap_or(args.listen), bus.config());
     systemd::ready(&format!(
         "serving on {addr}, NATS {}, stream {}",
@@ -104,6 +104,8 @@ pub async fn run(args: ServeArgs, nats: NatsArgs) -> Result<ExitCode, CliError> 
         let bus = watchdog_bus.clone();
         async move { bus.is_ready().await }
     });
+    // repobus_consumer_num_pending / _num_ack_pending on /metrics.
+    let lag = repobus_service::metrics::spawn_consumer_lag(bus.clone(), Duration::from_secs(15));
     let service_config = ServiceConfig {
         body_limit: args.body_limit,
         bearer_token: args.bearer_token,
@@ -112,6 +114,7 @@ pub async fn run(args: ServeArgs, nats: NatsArgs) -> Result<ExitCode, CliError> 
     repobus_service::serve(listener, bus.publisher(), service_config, shutdown_signal())
         .await
         .map_err(CliError::io("HTTP server"))?;
+    lag.abort();
     tracing::info!("stopped accepting; every accepted event is flushed");
     if let Some(server) = local {
         server.lock().await.stop();

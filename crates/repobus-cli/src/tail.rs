@@ -42,13 +42,37 @@ pub struct TailArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "json")]
     format: TailFormat,
+    /// Serve Prometheus metrics at http://ADDR/metrics while tailing
+    /// (events consumed, dead letters, consumer lag of --durable).
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<std::net::SocketAddr>,
     #[command(flatten)]
     criteria: CriteriaArgs,
 }
 
 pub async fn run(args: TailArgs, nats: NatsArgs) -> Result<ExitCode, CliError> {
     let criteria = args.criteria.criteria()?;
+    // Bound before connecting, so that a taken port fails at once, and the
+    // recorder is installed before the subscription registers its metrics.
+    let _metrics = match args.metrics_listen {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(CliError::io(format!("cannot listen on {addr} for metrics")))?;
+            Some(AbortOnDrop(
+                repobus_service::metrics::spawn_metrics_listener(listener),
+            ))
+        }
+        None => None,
+    };
     let bus = nats.connect().await?;
+    let _lag = match (&_metrics, &args.durable) {
+        (Some(_), Some(_)) => Some(AbortOnDrop(repobus_service::metrics::spawn_consumer_lag(
+            bus.clone(),
+            std::time::Duration::from_secs(5),
+        ))),
+        _ => None,
+    };
     let subject = args
         .subject
         .clone()
@@ -104,4 +128,13 @@ pub async fn run(args: TailArgs, nats: NatsArgs) -> Result<ExitCode, CliError> {
     // durable tail would print those events again.
     subscription.flush().await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Stops a background task when the command ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
