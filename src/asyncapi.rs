@@ -4,8 +4,8 @@
 //! headers schema, and payloads referencing the generated JSON Schema
 //! files beside it (`schemas/<type>.schema.json`).
 //!
-//! `repobus schemas` writes it as `schemas/asyncapi.json` ([`write`]) and
-//! `repobus schemas --check` compares it ([`check`]); the test suite
+//! `repobus schemas` writes it as `schemas/asyncapi.json` ([`write()`]) and
+//! `repobus schemas --check` compares it ([`check()`]); the test suite
 //! validates it with `@asyncapi/parser` (`tests/asyncapi/validate.mjs`).
 //!
 //! # Examples
