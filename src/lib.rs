@@ -47,8 +47,8 @@
 
 #![warn(missing_docs)]
 
-pub mod bus;
 pub mod asyncapi;
+pub mod bus;
 pub mod criteria;
 pub mod envelope;
 pub mod error;
