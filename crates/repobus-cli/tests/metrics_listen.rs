@@ -129,3 +129,79 @@ async fn metrics_listen_errors() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains(&addr), "{stderr}");
 }
+
+/// `repobus serve` polls the lag of the stream's durable consumers into
+/// `/metrics` (the first poll runs at start) and serves its OpenAPI
+/// document.
+#[tokio::test]
+async fn serve_reports_consumer_lag_and_serves_openapi() {
+    use async_nats::jetstream::consumer::pull;
+
+    let nats = server().await;
+    let bus = connect(&nats).await;
+    let publisher = bus.publisher();
+    for repo in ["l1", "l2"] {
+        publisher
+            .publish(&sync_started(repo))
+            .await
+            .expect("publish");
+    }
+    // A durable consumer that has read nothing: two messages pending.
+    let stream = bus
+        .jetstream()
+        .get_stream(bus.config().stream_name())
+        .await
+        .expect("stream");
+    stream
+        .create_consumer(pull::Config {
+            durable_name: Some("lagger".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("create consumer");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let addr = format!("127.0.0.1:{}", closed_port());
+    let url = nats.url();
+    let mut child = command(&[
+        "serve",
+        "--listen",
+        &addr,
+        "--nats-url",
+        &url,
+        "--data-dir",
+        dir.path().to_str().expect("utf-8 path"),
+    ])
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("start repobus serve");
+
+    let client = reqwest::Client::new();
+    let key = r#"repobus_consumer_num_pending{consumer="lagger"}"#;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = match client.get(format!("http://{addr}/metrics")).send().await {
+            Ok(r) if r.status() == 200 => r.text().await.unwrap_or_default(),
+            _ => String::new(),
+        };
+        if sample(&text, key) == Some(2.0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "serve's /metrics never showed the lag of `lagger`:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let doc: serde_json::Value = client
+        .get(format!("http://{addr}/openapi.json"))
+        .send()
+        .await
+        .expect("GET /openapi.json")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(doc["openapi"], "3.1.0");
+    child.kill().await.expect("kill serve");
+}
