@@ -290,7 +290,6 @@ async fn metrics_parse_and_counters_move_when_events_flow() {
         after.get(r#"repobus_operations_in_progress{kind="sync"}"#),
         before.get(r#"repobus_operations_in_progress{kind="sync"}"#)
     );
-    let _ = Duration::ZERO;
     service.stop().await;
 }
 
@@ -316,4 +315,38 @@ async fn metrics_listener_serves_only_metrics() {
     .expect("GET");
     assert_eq!(r.status(), 404);
     server.abort();
+}
+
+/// A publish whose ack never comes (the stream is gone, so every send is
+/// answered "no responders") is retried with the same ID until the
+/// deadline: each retry and the final outcome are counted.
+#[tokio::test]
+async fn publish_retries_and_failures_are_counted() {
+    let nats = server().await;
+    let bus = connect_with(config(nats.url()).publish_deadline(Duration::from_millis(800))).await;
+    repobus_service::metrics::install_recorder().expect("the Prometheus recorder");
+    let before = parse(&repobus_service::metrics::render().expect("render"));
+    bus.jetstream()
+        .delete_stream(bus.config().stream_name())
+        .await
+        .expect("delete the stream");
+    let error = bus
+        .publisher()
+        .publish(&build_ended("metrics", "retries", "fedora-rawhide-x86_64"))
+        .await
+        .expect_err("no stream: no ack");
+    assert!(
+        matches!(error, repobus::bus::PublishError::Deadline { .. }),
+        "{error}"
+    );
+    let after = parse(&repobus_service::metrics::render().expect("render"));
+    let delta = |key: &str| after.get(key) - before.get(key);
+    assert_eq!(
+        delta(r#"repobus_events_published_total{outcome="deadline",type="build-chroot-ended"}"#),
+        1.0
+    );
+    assert!(
+        delta(r#"repobus_jetstream_publish_retries_total{type="build-chroot-ended"}"#) >= 1.0,
+        "no retry counted"
+    );
 }
