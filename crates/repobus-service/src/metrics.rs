@@ -140,7 +140,7 @@ pub fn render() -> Option<String> {
     Some(handle.render())
 }
 
-/// `GET /metrics`.
+/// The metrics in the Prometheus text format.
 #[utoipa::path(
     get,
     path = "/metrics",

@@ -222,7 +222,7 @@ fn expand_event_paths(doc: &mut Value) {
     }
 }
 
-/// `GET /openapi.json`.
+/// This document: the OpenAPI 3.1 description of the HTTP API.
 #[utoipa::path(
     get,
     path = "/openapi.json",
