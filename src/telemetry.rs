@@ -209,6 +209,51 @@ impl PublishOutcome {
     }
 }
 
+/// The counter of one event type and outcome, with static labels: no
+/// allocation per publish (the label values are literals, so the
+/// `metrics` macros build the key in a `static`).
+macro_rules! published_counter {
+    ($id:literal, $outcome:expr) => {
+        match $outcome {
+            PublishOutcome::Stored => metrics::counter!(EVENTS_PUBLISHED, "type" => $id, "outcome" => "stored"),
+            PublishOutcome::Duplicate => metrics::counter!(EVENTS_PUBLISHED, "type" => $id, "outcome" => "duplicate"),
+            PublishOutcome::SentCore => metrics::counter!(EVENTS_PUBLISHED, "type" => $id, "outcome" => "sent_core"),
+            PublishOutcome::BadId => metrics::counter!(EVENTS_PUBLISHED, "type" => $id, "outcome" => "bad_id"),
+            PublishOutcome::BufferFull => metrics::counter!(EVENTS_PUBLISHED, "type" => $id, "outcome" => "buffer_full"),
+            PublishOutcome::Closed => metrics::counter!(EVENTS_PUBLISHED, "type" => $id, "outcome" => "closed"),
+            PublishOutcome::Rejected => metrics::counter!(EVENTS_PUBLISHED, "type" => $id, "outcome" => "rejected"),
+            PublishOutcome::SendFailed => metrics::counter!(EVENTS_PUBLISHED, "type" => $id, "outcome" => "send_failed"),
+            PublishOutcome::Unreachable => metrics::counter!(EVENTS_PUBLISHED, "type" => $id, "outcome" => "unreachable"),
+            PublishOutcome::Deadline => metrics::counter!(EVENTS_PUBLISHED, "type" => $id, "outcome" => "deadline"),
+        }
+    };
+}
+
+/// The publisher's metric handles of each event type, from the one list
+/// of types.
+macro_rules! define_publish_metrics {
+    ($($variant:ident = $id:literal,)*) => {
+        fn published(event_type: EventType, outcome: PublishOutcome) -> metrics::Counter {
+            match event_type {
+                $(EventType::$variant => published_counter!($id, outcome),)*
+            }
+        }
+
+        fn publish_duration(event_type: EventType) -> metrics::Histogram {
+            match event_type {
+                $(EventType::$variant => metrics::histogram!(PUBLISH_DURATION, "type" => $id),)*
+            }
+        }
+
+        fn publish_retries(event_type: EventType) -> metrics::Counter {
+            match event_type {
+                $(EventType::$variant => metrics::counter!(PUBLISH_RETRIES, "type" => $id),)*
+            }
+        }
+    };
+}
+crate::event_type::with_event_types!(define_publish_metrics);
+
 /// Records one publish: its outcome and, for JetStream publishes, how long
 /// it took.
 pub(crate) fn record_publish(
@@ -216,17 +261,15 @@ pub(crate) fn record_publish(
     outcome: PublishOutcome,
     elapsed: Option<Duration>,
 ) {
-    let event_type = event_type.as_str();
-    metrics::counter!(EVENTS_PUBLISHED, "type" => event_type, "outcome" => outcome.as_str())
-        .increment(1);
+    published(event_type, outcome).increment(1);
     if let Some(elapsed) = elapsed {
-        metrics::histogram!(PUBLISH_DURATION, "type" => event_type).record(elapsed.as_secs_f64());
+        publish_duration(event_type).record(elapsed.as_secs_f64());
     }
 }
 
 /// Records a JetStream publish sent again.
 pub(crate) fn record_retry(event_type: EventType) {
-    metrics::counter!(PUBLISH_RETRIES, "type" => event_type.as_str()).increment(1);
+    publish_retries(event_type).increment(1);
 }
 
 /// The `consumer` label of a subscription: its durable name, or
@@ -241,4 +284,91 @@ pub(crate) fn consumer_label(durable: Option<&str>) -> metrics::SharedString {
 /// The `kind` label of an operation guard.
 pub(crate) fn operations_in_progress(kind: &'static str) -> metrics::Gauge {
     metrics::gauge!(OPERATIONS_IN_PROGRESS, "kind" => kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use metrics::{
+        Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit,
+    };
+
+    use super::*;
+
+    /// Keeps the keys registered through it.
+    #[derive(Default)]
+    struct Keys(Mutex<Vec<Key>>);
+
+    impl Recorder for Keys {
+        fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+            self.0.lock().unwrap().push(key.clone());
+            Counter::noop()
+        }
+        fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+            self.0.lock().unwrap().push(key.clone());
+            Gauge::noop()
+        }
+        fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+            self.0.lock().unwrap().push(key.clone());
+            Histogram::noop()
+        }
+    }
+
+    fn labels(key: &Key) -> Vec<(String, String)> {
+        key.labels()
+            .map(|l| (l.key().to_owned(), l.value().to_owned()))
+            .collect()
+    }
+
+    /// The static label tables say exactly what `as_str` says, for every
+    /// type and outcome.
+    #[test]
+    fn publish_labels_are_the_type_and_outcome_names() {
+        use PublishOutcome::*;
+        let outcomes = [
+            Stored,
+            Duplicate,
+            SentCore,
+            BadId,
+            BufferFull,
+            Closed,
+            Rejected,
+            SendFailed,
+            Unreachable,
+            Deadline,
+        ];
+        for event_type in EventType::ALL {
+            for outcome in outcomes {
+                let keys = Keys::default();
+                metrics::with_local_recorder(&keys, || {
+                    record_publish(event_type, outcome, Some(Duration::from_millis(1)));
+                    record_retry(event_type);
+                });
+                let keys = keys.0.into_inner().unwrap();
+                let found: Vec<_> = keys
+                    .iter()
+                    .map(|k| (k.name().to_owned(), labels(k)))
+                    .collect();
+                let ty = ("type".to_owned(), event_type.as_str().to_owned());
+                assert_eq!(
+                    found,
+                    [
+                        (
+                            EVENTS_PUBLISHED.to_owned(),
+                            vec![
+                                ty.clone(),
+                                ("outcome".to_owned(), outcome.as_str().to_owned())
+                            ]
+                        ),
+                        (PUBLISH_DURATION.to_owned(), vec![ty.clone()]),
+                        (PUBLISH_RETRIES.to_owned(), vec![ty]),
+                    ]
+                );
+            }
+        }
+    }
 }
