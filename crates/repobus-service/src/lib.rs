@@ -565,6 +565,8 @@ async fn require_read(
     next: Next,
 ) -> Result<Response, ApiError> {
     check_read(&state.config, request.headers(), request.uri().query())?;
+    let mut request = request;
+    strip_access_token(&mut request);
     Ok(next.run(request).await)
 }
 
@@ -613,6 +615,33 @@ fn check_read(
             "missing read credentials (read token or basic auth)"
         },
     ))
+}
+
+/// Removes `access_token` from the query, so that a handler's own
+/// parameters are all it sees.
+fn strip_access_token(request: &mut Request) {
+    let Some(query) = request.uri().query() else {
+        return;
+    };
+    if !query
+        .split('&')
+        .any(|p| p.split('=').next() == Some("access_token"))
+    {
+        return;
+    }
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|p| p.split('=').next() != Some("access_token"))
+        .collect();
+    let path = request.uri().path();
+    let rebuilt = if kept.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", kept.join("&"))
+    };
+    if let Ok(uri) = rebuilt.parse() {
+        *request.uri_mut() = uri;
+    }
 }
 
 /// One parameter of a query string, percent-decoded.
