@@ -477,7 +477,7 @@ pub async fn builds(bus: &Bus, query: &BuildsQuery) -> Result<BuildsOverview, Ov
         .into_iter()
         .map(|((owner, project), acc)| {
             let mut builds: Vec<BuildRow> = acc.builds.into_values().collect();
-            builds.sort_by(|a, b| b.build_id.cmp(&a.build_id));
+            builds.sort_by_key(|b| std::cmp::Reverse(b.build_id));
             builds.truncate(query.builds);
             ProjectBuilds {
                 owner,
