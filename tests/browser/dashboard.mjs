@@ -9,7 +9,7 @@
 //   REPOBUS_NODE_MODULES, REPOBUS_CHROMIUM  from scripts/tools.d/browser.sh
 // Prints one line per check; exits 1 on the first failed check.
 import { createRequire } from "node:module";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { join } from "node:path";
 
 const env = (name) => {
@@ -107,7 +107,36 @@ try {
   await page.keyboard.press("Escape");
   check(await page.locator("#detail").isHidden(), "Escape closes the detail");
 
-  // 6. Dark mode and a phone.
+  // 6. Load: thousands of events arrive while the feed is open; the page
+  // keeps rendering frames and a bounded number of rows.
+  await page.click('a[data-view="live"]');
+  await page.evaluate(() => {
+    window.__gaps = [];
+    let last = performance.now();
+    const tick = (t) => { window.__gaps.push(t - last); last = t; requestAnimationFrame(tick); };
+    requestAnimationFrame(tick);
+  });
+  const before = await page.evaluate(() => state.received + state.queue.length);
+  const loadStart = Date.now();
+  // Three publishers at once, 1000 events each.
+  await Promise.all([0, 1, 2].map((i) => new Promise((resolve, reject) => {
+    const child = spawn(bin, ["publish", "--nats-url", nats, "--jsonl", join(fixtures, `load-${i}.jsonl`)], { stdio: ["ignore", "ignore", "inherit"] });
+    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error("publish --jsonl exited " + code))));
+  })));
+  const loadPublished = Date.now();
+  await page.waitForFunction((n) => state.received >= n, before + 3000, { timeout: 15000 });
+  const loadShown = Date.now();
+  const probe = Date.now();
+  await page.evaluate(() => document.querySelectorAll("#live-table tbody tr").length);
+  const probeMs = Date.now() - probe;
+  const frames = await page.evaluate(() => window.__gaps.slice(1));
+  const maxGap = Math.round(Math.max(...frames));
+  const liveRows = await page.locator("#live-table tbody tr").count();
+  const rate = Math.round(3000 / ((loadPublished - loadStart) / 1000));
+  check(liveRows <= 500, `the feed keeps a bounded number of rows under load (${liveRows} rows after 3000 events)`);
+  check(maxGap < 1000, `the page stays responsive under load: 3000 events published at ${rate}/s, all shown ${loadShown - loadPublished} ms after the publish returned, longest frame gap ${maxGap} ms over ${frames.length} frames, a DOM probe answered in ${probeMs} ms`);
+
+  // 7. Dark mode and a phone.
   const phone = await browser.newContext({ viewport: { width: 390, height: 800 }, colorScheme: "dark" });
   const mobile = await phone.newPage();
   mobile.on("pageerror", (e) => errors.push(String(e)));

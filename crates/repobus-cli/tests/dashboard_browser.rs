@@ -159,6 +159,20 @@ async fn the_dashboard_works_in_a_real_browser() {
     )
     .unwrap();
 
+    for part in 0..3 {
+        let mut load =
+            std::fs::File::create(dir.path().join(format!("load-{part}.jsonl"))).unwrap();
+        for i in 0..1000 {
+            let body = json!({"repo_id": format!("load-{part}-{i}")});
+            writeln!(
+                load,
+                "{}",
+                json!({"topic": "repo-sync-started", "body": body})
+            )
+            .unwrap();
+        }
+    }
+
     let port = closed_port();
     let log = dir.path().join("serve.log");
     let serve = Serve(
@@ -232,6 +246,8 @@ async fn the_dashboard_works_in_a_real_browser() {
         "shows as in progress",
         "returns its 2 events",
         "shows the wire body",
+        "bounded number of rows under load",
+        "stays responsive under load",
         "no console errors",
     ] {
         assert!(
