@@ -260,3 +260,24 @@ async fn the_dashboard_works_in_a_real_browser() {
     assert!(shots.join("dashboard.png").exists());
     drop(serve);
 }
+
+#[test]
+fn serve_refuses_bad_read_credentials_and_base_paths_as_usage_errors() {
+    let bin = env!("CARGO_BIN_EXE_repobus");
+    for (args, needle) in [
+        (["--read-basic-auth", "viewer"], "USER:PASS"),
+        (["--read-basic-auth", ":secret"], "USER:PASS"),
+        (["--base-path", "repobus"], "/repobus"),
+        (["--base-path", "/a/../b"], "/repobus"),
+        (["--base-path", "/a b"], "/repobus"),
+    ] {
+        let out = repobus_command(bin)
+            .arg("serve")
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
+}
