@@ -276,8 +276,9 @@ function svg(tag, attrs, ...children) {
 }
 
 function chart(target, buckets, value, max, kind, label) {
-  const W = 800, H = 180, L = 36, B = 22, T = 8;
-  const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", role: "img", "aria-label": label });
+  // Drawn at the container's width, so text and dots keep their shape.
+  const W = Math.max(320, Math.round(target.clientWidth || 800)), H = 180, L = 36, B = 22, T = 8;
+  const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": label });
   const n = Math.max(1, buckets.length);
   const step = (W - L) / n;
   const y = (v) => H - B - (max ? (v / max) * (H - B - T) : 0);
@@ -323,6 +324,7 @@ async function loadTrends() {
     card(stats.failed, "failed"),
     card((stats.failure_rate * 100).toFixed(1) + " %", "failure rate"),
     card(stats.bucket_seconds === 3600 ? "1 h" : "1 day", "bucket"));
+  state.stats = stats;
   const maxEvents = Math.max(1, ...stats.buckets.map((b) => b.events));
   chart($("#chart-events"), stats.buckets, (b) => b.events, maxEvents, "count", "Events per bucket");
   const rate = (b) => (b.finished ? b.failed / b.finished : 0);
@@ -410,6 +412,11 @@ document.addEventListener("DOMContentLoaded", () => {
     show(state.view);
   });
   window.addEventListener("hashchange", route);
+  let resizing = 0;
+  window.addEventListener("resize", () => {
+    clearTimeout(resizing);
+    resizing = setTimeout(() => { if (state.view === "trends" && state.stats) loadTrends(); }, 200);
+  });
   connectLive();
   route();
 });
