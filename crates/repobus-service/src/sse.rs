@@ -129,6 +129,16 @@ pub(crate) async fn get_stream(
         if s.is_empty() || s.contains(char::is_whitespace) || s.split('.').any(str::is_empty) {
             return Err(bad(format!("subject {s:?} is not a NATS subject filter")));
         }
+        let prefix = bus.subjects().prefix();
+        let under_prefix = s == ">"
+            || s.split('.')
+                .zip(prefix.split('.'))
+                .all(|(given, wanted)| given == wanted || given == "*" || given == ">");
+        if !under_prefix {
+            return Err(bad(format!(
+                "subject {s:?} is outside this bus's subjects ({prefix}.>)"
+            )));
+        }
     }
     let subject = subject.or_else(|| pushed_down_subject(bus.subjects(), &criteria));
     let deliver = match (last_id, criteria.after) {

@@ -311,6 +311,7 @@ async fn bad_parameters_are_400_naming_the_problem() {
         ("/v1/stream?colour=red", None, "unknown parameter"),
         ("/v1/stream?since=yesterday", None, "since"),
         ("/v1/stream?subject=a..b", None, "subject"),
+        ("/v1/stream?subject=other.%3E", None, "outside"),
     ] {
         match SseClient::open(&service, path, last, None).await {
             Ok(_) => panic!("{path} {last:?}: accepted"),
