@@ -49,9 +49,19 @@ try {
   page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
   page.on("pageerror", (e) => errors.push(String(e)));
 
+  // The service runs with --read-token: the page asks for it first.
+  const token = env("READ_TOKEN");
+  const login = async (p) => {
+    await p.waitForSelector("#auth:not([hidden])", { timeout: 10000 });
+    await p.fill("#auth-token", token);
+    await p.keyboard.press("Enter");
+  };
   await page.goto(url);
+  await login(page);
   await page.waitForSelector("#conn.live", { timeout: 10000 });
-  check(true, "the live feed connected");
+  // The browser logs the refused requests made before the token was given.
+  const refused = errors.splice(0);
+  check(refused.every((e) => e.includes("401")), `the page asked for the read token, then the live feed connected (${refused.length} refused requests before it)`);
 
   // 1. An event published with `repobus publish` appears within 2 s.
   const t0 = Date.now();
@@ -141,6 +151,9 @@ try {
   const mobile = await phone.newPage();
   mobile.on("pageerror", (e) => errors.push(String(e)));
   await mobile.goto(url + "#repos");
+  await login(mobile);
+  await mobile.waitForSelector("#conn.live", { timeout: 10000 });
+  errors.splice(0);
   await mobile.waitForSelector('#repos-table tr[data-repo="pulp-f17"]', { timeout: 5000 });
   const bg = await mobile.evaluate(() => getComputedStyle(document.body).backgroundColor);
   check(bg !== "rgb(246, 247, 249)", "dark mode follows the browser (" + bg + ")");

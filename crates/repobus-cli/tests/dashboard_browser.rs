@@ -106,6 +106,9 @@ fn seed() -> Vec<Value> {
     lines
 }
 
+/// `serve --read-token`: the page asks for it before showing anything.
+const READ_TOKEN: &str = "r3ad-only-t0ken";
+
 struct Serve(Child);
 
 impl Drop for Serve {
@@ -184,7 +187,13 @@ async fn the_dashboard_works_in_a_real_browser() {
                 "--nats-url",
                 &nats.url(),
             ])
-            .args(["--base-path", "/repobus", "--data-dir"])
+            .args([
+                "--base-path",
+                "/repobus",
+                "--read-token",
+                READ_TOKEN,
+                "--data-dir",
+            ])
             .arg(dir.path().join("data"))
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -222,6 +231,7 @@ async fn the_dashboard_works_in_a_real_browser() {
             std::process::Command::new("node")
                 .arg(script)
                 .env("DASHBOARD_URL", base)
+                .env("READ_TOKEN", READ_TOKEN)
                 .env("REPOBUS_BIN", bin)
                 .env("NATS_URL", nats_url)
                 .env("FIXTURES", fixtures)
@@ -242,6 +252,7 @@ async fn the_dashboard_works_in_a_real_browser() {
     );
     for check in [
         "appeared in the live feed",
+        "asked for the read token",
         "shows pulp-f17's new result",
         "shows as in progress",
         "returns its 2 events",

@@ -73,7 +73,9 @@ async function api(path) {
   const response = await fetch(path, { headers: { Accept: "application/json", ...authHeaders() } });
   if (response.status === 401) {
     askToken();
-    throw new Error("read credentials required");
+    const error = new Error("read credentials required");
+    error.unauthorized = true;
+    throw error;
   }
   const body = await response.json().catch(() => null);
   if (!response.ok) {
@@ -137,9 +139,16 @@ function connectLive() {
   const conn = $("#conn");
   source.onopen = () => { conn.textContent = "live"; conn.className = "conn live"; };
   source.onerror = () => {
-    conn.textContent = "reconnecting…";
     conn.className = "conn down";
-    // The browser reconnects by itself, sending Last-Event-ID: no gap.
+    if (source.readyState === EventSource.CLOSED) {
+      // Refused (not a dropped connection): find out why; a 401 asks for
+      // the read token.
+      conn.textContent = "disconnected";
+      api("v1/stats?since=PT1H").catch((e) => { if (!e.unauthorized) showError("Live feed: " + e.message); });
+    } else {
+      // The browser reconnects by itself, sending Last-Event-ID: no gap.
+      conn.textContent = "reconnecting…";
+    }
   };
   source.addEventListener("event", (message) => {
     let record;
@@ -408,6 +417,7 @@ document.addEventListener("DOMContentLoaded", () => {
     state.token = $("#auth-token").value;
     sessionStorage.setItem("repobus-read-token", state.token);
     $("#auth").hidden = true;
+    $("#error").hidden = true;
     connectLive();
     show(state.view);
   });
