@@ -59,6 +59,7 @@ pub mod id;
 pub mod inspect;
 pub mod iso8601;
 mod json_path;
+pub mod overview;
 mod percent;
 pub mod record;
 pub mod schema;

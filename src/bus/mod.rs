@@ -203,6 +203,9 @@ impl Bus {
             max_age: c.max_age.unwrap_or_default(),
             max_bytes: c.max_bytes.unwrap_or(-1),
             max_messages: c.max_messages.unwrap_or(-1),
+            // Direct gets (last message per subject) for `overview::repos`;
+            // `create_or_update_stream` turns it on for an existing stream.
+            allow_direct: true,
             ..Default::default()
         };
         let dead_letters = stream::Config {

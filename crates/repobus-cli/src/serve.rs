@@ -50,6 +50,18 @@ pub struct ServeArgs {
     /// Keep at most this many events, discarding the oldest.
     #[arg(long, env = "REPOBUS_MAX_MESSAGES")]
     max_messages: Option<i64>,
+    /// Require this token (`Authorization: Bearer`, or `?access_token=`) to
+    /// read: the dashboard's data, /v1/events, /v1/stream. Separate from
+    /// --bearer-token, which guards ingest only.
+    #[arg(long, env = "REPOBUS_READ_TOKEN", hide_env_values = true)]
+    read_token: Option<String>,
+    /// Accept HTTP basic auth `USER:PASS` to read (what a browser asks for).
+    #[arg(long, env = "REPOBUS_READ_BASIC_AUTH", hide_env_values = true, value_name = "USER:PASS", value_parser = parse_user_pass)]
+    read_basic_auth: Option<(String, String)>,
+    /// Serve everything under this path prefix (behind a reverse proxy),
+    /// e.g. `/repobus`.
+    #[arg(long, env = "REPOBUS_BASE_PATH", default_value = "", value_parser = parse_base_path)]
+    base_path: String,
     /// Where the local nats-server keeps its data when repobus starts one.
     #[arg(long, env = "REPOBUS_DATA_DIR", default_value = ".repobus")]
     data_dir: PathBuf,
@@ -92,7 +104,7 @@ pub async fn run(args: ServeArgs, nats: NatsArgs) -> Result<ExitCode, CliError> 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(CliError::io(format!("cannot listen on {}", args.listen)))?;
-    tracing::info!(listen = %args.listen, "repobus ingest API ready: POST /v1/events/{{type}}, POST /v1/pulp2, GET /v1/events, /healthz, /readyz, /metrics, /openapi.json");
+    tracing::info!(listen = %args.listen, "repobus ingest API ready: POST /v1/events/{{type}}, POST /v1/pulp2, GET /v1/events, /healthz, /readyz, /metrics, /openapi.json; dashboard at {}/", args.base_path);
     let (addr, c) = (listener.local_addr().unwrap_or(args.listen), bus.config());
     systemd::ready(&format!(
         "serving on {addr}, NATS {}, stream {}",
@@ -110,6 +122,10 @@ pub async fn run(args: ServeArgs, nats: NatsArgs) -> Result<ExitCode, CliError> 
         body_limit: args.body_limit,
         bearer_token: args.bearer_token,
         pulp2_basic_auth: args.pulp2_user.zip(args.pulp2_password),
+        read_token: args.read_token,
+        read_basic_auth: args.read_basic_auth,
+        base_path: args.base_path,
+        ..ServiceConfig::default()
     };
     repobus_service::serve(listener, bus.publisher(), service_config, shutdown_signal())
         .await
@@ -120,6 +136,31 @@ pub async fn run(args: ServeArgs, nats: NatsArgs) -> Result<ExitCode, CliError> 
         server.lock().await.stop();
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn parse_user_pass(text: &str) -> Result<(String, String), String> {
+    match text.split_once(':') {
+        Some((user, pass)) if !user.is_empty() && !pass.is_empty() => {
+            Ok((user.to_owned(), pass.to_owned()))
+        }
+        _ => Err("expected USER:PASS with a non-empty user and password".to_owned()),
+    }
+}
+
+fn parse_base_path(text: &str) -> Result<String, String> {
+    if text.is_empty() {
+        return Ok(String::new());
+    }
+    let ok = text.starts_with('/')
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/-_.~".contains(&b))
+        && !text.split('/').any(|seg| seg == ".." || seg == ".");
+    if ok {
+        Ok(text.trim_end_matches('/').to_owned())
+    } else {
+        Err("expected a path such as /repobus (letters, digits, - _ . ~ and /)".to_owned())
+    }
 }
 
 async fn something_listens_on_4222() -> bool {

@@ -4,7 +4,10 @@
 //! | route | who may call | what |
 //! | --- | --- | --- |
 //! | `POST /v1/events/{type}` | bearer token | publish one event; body = the wire body; `202` |
-//! | `GET /v1/events?filters=...` | bearer token | search the history (see [`repobus::history`]) |
+//! | `GET /v1/events?filters=...` | read credentials | search the history (see [`repobus::history`]) |
+//! | `GET /v1/repos`, `/v1/builds`, `/v1/stats`, `/v1/detail/{seq}` | read credentials | the dashboard's views (see [`repobus::overview`]) |
+//! | `GET /v1/stream` | read credentials | live events as server-sent events, resumable with `Last-Event-ID` |
+//! | `GET /`, `GET /assets/{file}` | anyone | the dashboard page (it holds no data; its API calls need read credentials) |
 //! | `POST /v1/pulp2` | basic auth | what Pulp 2's http notifier POSTs; `200` |
 //! | `GET /healthz` | anyone | the process is up |
 //! | `GET /readyz` | anyone | NATS connected and the stream reachable |
@@ -55,10 +58,16 @@ use repobus::bus::{PublishAck, PublishError, PublishOptions, Publisher};
 use repobus::events::wire::Pulp2Notification;
 use repobus::events::{EventType, UnknownEventType};
 use repobus::history::{self, HistoryError, HistoryQuery};
+use repobus::overview::OverviewError;
 use repobus::{DecodeError, Event};
 
 pub mod metrics;
 pub mod openapi;
+mod dashboard;
+mod sse;
+mod views;
+
+pub use sse::{DEFAULT_SSE_BUFFER, STALL_TIMEOUT};
 
 /// The default largest request body: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
@@ -88,6 +97,20 @@ pub struct ServiceConfig {
     /// HTTP basic auth with this user and password (what Pulp 2's notifier
     /// sends when its `username` and `password` are configured).
     pub pulp2_basic_auth: Option<(String, String)>,
+    /// When set, the [`Access::Read`] routes (history, overview views, the
+    /// live stream) accept `Authorization: Bearer <token>` (or
+    /// `?access_token=<token>`, for `EventSource`). Separate from
+    /// [`ServiceConfig::bearer_token`]: neither grants the other.
+    pub read_token: Option<String>,
+    /// When set, the [`Access::Read`] routes accept HTTP basic auth with
+    /// this user and password (what a browser asks for).
+    pub read_basic_auth: Option<(String, String)>,
+    /// The path prefix the service is mounted under behind a reverse proxy
+    /// (`/repobus`), or empty for the root.
+    pub base_path: String,
+    /// Events buffered per `/v1/stream` client: a client that falls this
+    /// far behind is disconnected (it resumes with `Last-Event-ID`).
+    pub sse_buffer: usize,
 }
 
 impl Default for ServiceConfig {
@@ -97,6 +120,10 @@ impl Default for ServiceConfig {
             body_limit: DEFAULT_BODY_LIMIT,
             bearer_token: None,
             pulp2_basic_auth: None,
+            read_token: None,
+            read_basic_auth: None,
+            base_path: String::new(),
+            sse_buffer: sse::DEFAULT_SSE_BUFFER,
         }
     }
 }
@@ -115,6 +142,10 @@ pub enum Access {
     /// Pulp 2's notifier with [`ServiceConfig::pulp2_basic_auth`], when
     /// configured.
     Pulp2Basic,
+    /// Readers of the history and the views: holders of
+    /// [`ServiceConfig::read_token`] or [`ServiceConfig::read_basic_auth`],
+    /// when either is configured.
+    Read,
 }
 
 /// One route of the service: its method, its path (axum syntax, `{type}`
@@ -146,7 +177,7 @@ pub struct Route {
 ///     .filter(|r| r.access == Access::Public)
 ///     .map(|r| r.path)
 ///     .collect();
-/// assert_eq!(public, ["/healthz", "/readyz", "/metrics", "/openapi.json"]);
+/// assert_eq!(public, ["/", "/assets/{file}", "/healthz", "/readyz", "/metrics", "/openapi.json"]);
 /// ```
 pub const ROUTES: &[Route] = &[
     Route {
@@ -158,8 +189,50 @@ pub const ROUTES: &[Route] = &[
     Route {
         method: Method::GET,
         path: "/v1/events",
-        access: Access::Bearer,
+        access: Access::Read,
         handler: |m| on(m, get_events),
+    },
+    Route {
+        method: Method::GET,
+        path: "/v1/repos",
+        access: Access::Read,
+        handler: |m| on(m, views::get_repos),
+    },
+    Route {
+        method: Method::GET,
+        path: "/v1/builds",
+        access: Access::Read,
+        handler: |m| on(m, views::get_builds),
+    },
+    Route {
+        method: Method::GET,
+        path: "/v1/stats",
+        access: Access::Read,
+        handler: |m| on(m, views::get_stats),
+    },
+    Route {
+        method: Method::GET,
+        path: "/v1/detail/{seq}",
+        access: Access::Read,
+        handler: |m| on(m, views::get_detail),
+    },
+    Route {
+        method: Method::GET,
+        path: "/v1/stream",
+        access: Access::Read,
+        handler: |m| on(m, sse::get_stream),
+    },
+    Route {
+        method: Method::GET,
+        path: "/",
+        access: Access::Public,
+        handler: |m| on(m, dashboard::index),
+    },
+    Route {
+        method: Method::GET,
+        path: "/assets/{file}",
+        access: Access::Public,
+        handler: |m| on(m, dashboard::asset),
     },
     Route {
         method: Method::POST,
@@ -198,6 +271,9 @@ pub const ROUTES: &[Route] = &[
 struct AppState {
     publisher: Publisher,
     config: Arc<ServiceConfig>,
+    /// Becomes true when [`serve`] shuts down: live streams end then, so
+    /// that the graceful shutdown does not wait for them forever.
+    shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 /// The service's routes over `publisher`, as an axum [`Router`] to serve or
@@ -222,11 +298,23 @@ struct AppState {
 /// # }
 /// ```
 pub fn router(publisher: Publisher, config: ServiceConfig) -> Router {
+    // Never shut down from here: the sender lives as long as the process.
+    let (sender, shutdown) = tokio::sync::watch::channel(false);
+    std::mem::forget(sender);
+    router_with(publisher, config, shutdown)
+}
+
+fn router_with(
+    publisher: Publisher,
+    config: ServiceConfig,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> Router {
     metrics::install_recorder();
     let limit = config.body_limit;
     let state = AppState {
         publisher,
         config: Arc::new(config),
+        shutdown,
     };
     let group = |access: Access| {
         ROUTES
@@ -245,11 +333,23 @@ pub fn router(publisher: Publisher, config: ServiceConfig) -> Router {
     ));
     let pulp2 = group(Access::Pulp2Basic)
         .route_layer(middleware::from_fn_with_state(state.clone(), require_basic));
-    Router::new()
+    let read = group(Access::Read)
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_read));
+    let base = dashboard::normalize_base_path(&state.config.base_path);
+    let app = Router::new()
         .merge(public)
         .merge(bearer)
         .merge(pulp2)
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
+        .merge(read);
+    let app = if base.is_empty() {
+        app
+    } else {
+        // `/repobus/` as well as `/repobus` opens the dashboard.
+        Router::new()
+            .route(&format!("{base}/"), axum::routing::get(dashboard::index))
+            .nest(&base, app)
+    };
+    app.fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn(metrics::track_requests))
         .with_state(state)
@@ -286,9 +386,13 @@ pub async fn serve(
     config: ServiceConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(publisher.clone(), config);
+    let (stop_streams, streams_stop) = tokio::sync::watch::channel(false);
+    let app = router_with(publisher.clone(), config, streams_stop);
     let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop_streams.send(true);
+        })
         .await;
     publisher.close().await;
     result
@@ -420,6 +524,21 @@ impl From<PublishError> for ApiError {
     }
 }
 
+/// A bad window or parameter: 400; no such event: 404; NATS cannot
+/// answer: 503.
+impl From<OverviewError> for ApiError {
+    fn from(e: OverviewError) -> Self {
+        let status = match &e {
+            OverviewError::Query(_) => StatusCode::BAD_REQUEST,
+            OverviewError::NotFound(_) => StatusCode::NOT_FOUND,
+            OverviewError::Subscribe(_) | OverviewError::Stream { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
 /// A path that does not parse (axum's status, our body).
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
@@ -457,6 +576,116 @@ async fn require_basic(
 ) -> Result<Response, ApiError> {
     check_basic(&state.config, request.headers())?;
     Ok(next.run(request).await)
+}
+
+async fn require_read(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    check_read(&state.config, request.headers(), request.uri().query())?;
+    let mut request = request;
+    strip_access_token(&mut request);
+    Ok(next.run(request).await)
+}
+
+const READ_CHALLENGE: &str = "Basic realm=\"repobus read\", charset=\"UTF-8\"";
+
+/// The read routes: open unless a read token or read basic auth is
+/// configured; then either one (the ingest token never).
+fn check_read(
+    config: &ServiceConfig,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<(), ApiError> {
+    if config.read_token.is_none() && config.read_basic_auth.is_none() {
+        return Ok(());
+    }
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if let Some(token) = &config.read_token {
+        let given = authorization
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::to_owned)
+            .or_else(|| query_param(query?, "access_token"));
+        if given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
+            return Ok(());
+        }
+    }
+    if let Some((user, password)) = &config.read_basic_auth {
+        let expected = format!("{user}:{password}");
+        if basic_credentials(headers)
+            .is_some_and(|g| constant_time_eq(g.as_bytes(), expected.as_bytes()))
+        {
+            return Ok(());
+        }
+    }
+    let challenge = if config.read_basic_auth.is_some() {
+        READ_CHALLENGE
+    } else {
+        BEARER_CHALLENGE
+    };
+    Err(ApiError::unauthorized(
+        challenge,
+        if authorization.is_some() {
+            "wrong read token or basic auth credentials"
+        } else {
+            "missing read credentials (read token or basic auth)"
+        },
+    ))
+}
+
+/// Removes `access_token` from the query, so that a handler's own
+/// parameters are all it sees.
+fn strip_access_token(request: &mut Request) {
+    let Some(query) = request.uri().query() else {
+        return;
+    };
+    if !query
+        .split('&')
+        .any(|p| p.split('=').next() == Some("access_token"))
+    {
+        return;
+    }
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|p| p.split('=').next() != Some("access_token"))
+        .collect();
+    let path = request.uri().path();
+    let rebuilt = if kept.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", kept.join("&"))
+    };
+    if let Ok(uri) = rebuilt.parse() {
+        *request.uri_mut() = uri;
+    }
+}
+
+/// One parameter of a query string, percent-decoded.
+fn query_param(query: &str, name: &str) -> Option<String> {
+    let pairs: Vec<(String, String)> = serde_urlencoded_pairs(query);
+    pairs.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+fn serde_urlencoded_pairs(query: &str) -> Vec<(String, String)> {
+    Query::<Vec<(String, String)>>::try_from_uri(&format!("/?{query}").parse().unwrap_or_default())
+        .map(|Query(pairs)| pairs)
+        .unwrap_or_default()
+}
+
+fn basic_credentials(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b64| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .ok()
+        })
+        .and_then(|raw| String::from_utf8(raw).ok())
 }
 
 fn check_bearer(config: &ServiceConfig, headers: &HeaderMap) -> Result<(), ApiError> {

@@ -128,6 +128,7 @@ pub(crate) fn api() -> utoipa::openapi::OpenApi {
     #[allow(unused_mut)]
     let mut api = CoreApi::openapi();
     // Merge the other modules' documents here, one line each:
+    api.merge(crate::views::DashboardApi::openapi());
     // api.merge(crate::webhooks::WebhooksApi::openapi());
     // api.merge(crate::operations::OperationsApi::openapi());
     api
