@@ -654,6 +654,11 @@ pub struct EventDetail {
 /// # Ok(()) }
 /// ```
 pub async fn event_at(bus: &Bus, seq: u64) -> Result<EventDetail, OverviewError> {
+    // Stream sequences start at 1; the server answers 0 with an error that
+    // is no "not found".
+    if seq == 0 {
+        return Err(OverviewError::NotFound(seq));
+    }
     let stream = bus
         .jetstream()
         .get_stream(bus.config().stream_name())

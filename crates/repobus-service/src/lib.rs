@@ -61,9 +61,9 @@ use repobus::history::{self, HistoryError, HistoryQuery};
 use repobus::overview::OverviewError;
 use repobus::{DecodeError, Event};
 
+mod dashboard;
 pub mod metrics;
 pub mod openapi;
-mod dashboard;
 mod sse;
 mod views;
 

@@ -71,7 +71,29 @@ impl Modify for SecuritySchemes {
                 Http::builder()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "`--token`: required by the ingest and search routes when configured",
+                        "`--bearer-token`: required by the ingest and management routes when configured",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "read_bearer",
+            SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "`--read-token`: required by the read routes when configured (also accepted as `?access_token=`, for EventSource)",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "read_basic",
+            SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "`--read-basic-auth USER:PASS`: the read routes' alternative to the read token",
                     ))
                     .build(),
             ),
@@ -110,9 +132,10 @@ impl Modify for SecuritySchemes {
     components(schemas(PublishAckDoc, ErrorDoc, StatusDoc)),
     modifiers(&SecuritySchemes),
     tags(
-        (name = "events", description = "Publish and search events"),
-        (name = "pulp2", description = "Pulp 2's HTTP notifier"),
-        (name = "operations", description = "Health, metrics and this document"),
+        (name = "bearer", description = "Routes that need `--bearer-token` when one is configured: ingest and management"),
+        (name = "read", description = "Routes that need `--read-token` or `--read-basic-auth` when configured: history, views and the live stream"),
+        (name = "pulp2", description = "Pulp 2's HTTP notifier, with `--pulp2-user`/`--pulp2-password` when configured"),
+        (name = "public", description = "Routes anyone may call: health, metrics, this document and the dashboard's page"),
     )
 )]
 pub(crate) struct CoreApi;
@@ -146,6 +169,7 @@ pub(crate) fn api() -> utoipa::openapi::OpenApi {
 pub fn document() -> Value {
     let mut doc = serde_json::to_value(api()).unwrap_or_else(|_| json!({}));
     expand_event_paths(&mut doc);
+    apply_access(&mut doc);
     doc
 }
 
@@ -166,6 +190,51 @@ pub fn render() -> String {
         text
     })
     .clone()
+}
+
+/// Sets every operation's `security` and its one tag from the route's
+/// [`Access`](crate::Access) in [`ROUTES`](crate::ROUTES), the table the
+/// router enforces, so the document cannot promise other credentials than
+/// the layers check. Credentials are needed only when configured, hence the
+/// empty requirement `{}` beside the scheme.
+fn apply_access(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for route in crate::ROUTES {
+        let (tag, schemes): (&str, &[&str]) = match route.access {
+            crate::Access::Public => ("public", &[]),
+            crate::Access::Bearer => ("bearer", &["bearer"]),
+            crate::Access::Read => ("read", &["read_bearer", "read_basic"]),
+            crate::Access::Pulp2Basic => ("pulp2", &["pulp2_basic"]),
+        };
+        let method = route.method.as_str().to_ascii_lowercase();
+        let targets: Vec<String> = if route.path.contains("{type}") {
+            EventType::ALL
+                .iter()
+                .map(|t| route.path.replace("{type}", t.as_str()))
+                .collect()
+        } else {
+            vec![route.path.to_owned()]
+        };
+        for path in targets {
+            let Some(op) = paths
+                .get_mut(&path)
+                .and_then(|item| item.get_mut(&method))
+                .and_then(Value::as_object_mut)
+            else {
+                continue;
+            };
+            op.insert("tags".into(), json!([tag]));
+            if schemes.is_empty() {
+                op.remove("security");
+            } else {
+                let mut security = vec![json!({})];
+                security.extend(schemes.iter().map(|s| json!({ *s: [] })));
+                op.insert("security".into(), Value::Array(security));
+            }
+        }
+    }
 }
 
 /// Replaces `/v1/events/{type}` by one path per event type whose request

@@ -125,6 +125,7 @@ pub(crate) async fn get_stats(
         (status = 200, description = "The event", body = Object),
         (status = 400, description = "Not a sequence number"),
         (status = 404, description = "No such event"),
+        (status = 503, description = "NATS cannot answer"),
     )
 )]
 pub(crate) async fn get_detail(
