@@ -89,3 +89,47 @@ pub fn copr_corpus() -> Vec<Value> {
         })
         .collect()
 }
+
+/// A fedora-messaging consumer (`tests/py/fm_consume.py`) that has declared
+/// and bound its queue.
+pub struct Consumer {
+    child: std::process::Child,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Consumer {
+    /// Starts the consumer and waits until its queue is bound.
+    pub fn start(url: &str, queue: &str, binding: &str, count: usize) -> Consumer {
+        use std::io::BufRead;
+        let mut child = Command::new(python())
+            .arg(script("fm_consume.py"))
+            .args([url, queue, binding, &count.to_string(), "60"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("run fm_consume.py");
+        let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("fm_consume.py output");
+        assert_eq!(line.trim(), "ready", "fm_consume.py did not start");
+        Consumer { child, stdout }
+    }
+
+    /// Waits for every message; one JSON object each.
+    pub fn finish(mut self) -> Vec<Value> {
+        use std::io::BufRead;
+        let mut messages = Vec::new();
+        let mut line = String::new();
+        while self.stdout.read_line(&mut line).expect("read") > 0 {
+            messages.push(serde_json::from_str(line.trim()).expect("fm_consume.py prints JSON"));
+            line.clear();
+        }
+        let status = self.child.wait().expect("fm_consume.py exit");
+        assert!(
+            status.success(),
+            "fm_consume.py failed after {} messages",
+            messages.len()
+        );
+        messages
+    }
+}
