@@ -192,3 +192,75 @@ async fn unroutable_events_are_retried_then_dead_lettered_never_dropped() {
         .expect("join")
         .expect("run");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pulp_events_reach_a_fedora_messaging_consumer_as_repobus_messages_classes() {
+    let rabbit = RabbitMq::shared();
+    let nats = server().await;
+    let bus = connect(&nats).await;
+    let events: Vec<Event> = repobus::EventType::ALL
+        .into_iter()
+        .filter(|t| !t.is_copr())
+        .flat_map(|t| {
+            t.examples()
+                .into_iter()
+                .map(move |body| Event::from_value(t, body).expect("example"))
+        })
+        .collect();
+    let url = rabbit.url();
+    let count = events.len();
+    let consumer = tokio::task::spawn_blocking(move || {
+        common::Consumer::start(&url, "fm-consumer-pulp", "pulp.repo.#", count)
+    })
+    .await
+    .expect("consumer");
+    for event in &events {
+        bus.publisher().publish(event).await.expect("publish");
+    }
+    let outbound = Outbound::new(
+        OutboundConfig::new(AmqpConfig::new(rabbit.url()), "amqp-out-pulp"),
+        bus.clone(),
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn({
+        let outbound = outbound.clone();
+        async move {
+            outbound
+                .run(async {
+                    let _ = stopped.await;
+                })
+                .await
+        }
+    });
+    let received = tokio::task::spawn_blocking(move || consumer.finish())
+        .await
+        .expect("consumer output");
+    assert_eq!(received.len(), events.len());
+    for (message, event) in received.iter().zip(&events) {
+        let class = match event.event_type().as_str() {
+            "repo-sync-started" => "repobus_messages.RepoSyncStartedV1",
+            "repo-sync-finished" => "repobus_messages.RepoSyncFinishedV1",
+            "repo-publish-started" => "repobus_messages.RepoPublishStartedV1",
+            _ => "repobus_messages.RepoPublishFinishedV1",
+        };
+        assert_eq!(message["class"], class, "{message}");
+        assert_eq!(
+            message["routing_key"],
+            repobus_amqp::fedora::topic(event.event_type())
+        );
+        assert_eq!(message["summary"], json!(event.summary()));
+        assert_eq!(message["text"], json!(event.to_string()));
+        assert_eq!(message["usernames"], json!(event.usernames()));
+        assert_eq!(message["packages"], json!(event.packages()));
+        assert_eq!(message["severity"], json!(event.severity().level()));
+        assert_eq!(
+            message["headers"]["fedora_messaging_schema_package"],
+            "repobus_messages"
+        );
+    }
+    let _ = stop.send(());
+    within(30, "amqp-out stops", running)
+        .await
+        .expect("join")
+        .expect("run");
+}
