@@ -182,7 +182,24 @@ impl Outbound {
         Ok((connection, channel))
     }
 
-    /// Connects to the broker and opens the durable consumer: everything
+    /// Connects to the broker with publisher confirms and disconnects:
+    /// what can be wrong with the broker settings, before anything is
+    /// consumed.
+    ///
+    /// ```no_run
+    /// # async fn demo(outbound: repobus_amqp::outbound::Outbound) {
+    /// if let Err(e) = outbound.check().await {
+    ///     eprintln!("{e}");
+    /// }
+    /// # }
+    /// ```
+    pub async fn check(&self) -> Result<(), BridgeError> {
+        let (connection, _channel) = self.open().await?;
+        let _ = connection.close(200, "checked".into()).await;
+        Ok(())
+    }
+
+    /// Opens the durable consumer: everything
     /// that can be wrong with the settings, before anything is consumed.
     async fn subscribe(&self) -> Result<Subscription, BridgeError> {
         self.bus

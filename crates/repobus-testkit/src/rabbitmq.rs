@@ -105,10 +105,13 @@ impl RabbitMq {
             .arg("-c")
             .arg(format!(
                 "while kill -0 {test} 2>/dev/null && kill -0 {child} 2>/dev/null; do sleep 1; done; \
-                 [ -f '{pid}' ] && kill -TERM $(cat '{pid}') 2>/dev/null; kill -TERM {child} 2>/dev/null; true",
+                 kill -0 {test} 2>/dev/null && exit 0; \
+                 [ -f '{pid}' ] && kill -TERM $(cat '{pid}') 2>/dev/null; kill -TERM {child} 2>/dev/null; \
+                 sleep 3; rm -rf '{dir}'; true",
                 test = std::process::id(),
                 child = child.id(),
                 pid = dir.join("pid").display(),
+                dir = dir.display(),
             ))
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -34,9 +34,7 @@ pub fn python() -> PathBuf {
 
 /// A script of `tests/py/`.
 pub fn script(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/py")
-        .join(name)
+    root().join("crates/repobus-amqp/tests/py").join(name)
 }
 
 /// Runs `tests/py/fm_publish.py` (fedora-messaging's `api.publish`) with

@@ -3,7 +3,8 @@
 Usage: fm_consume.py AMQP_URL QUEUE BINDING COUNT TIMEOUT_SECONDS
 
 Declares QUEUE (durable) bound to amq.topic with BINDING, prints "ready",
-then takes COUNT messages. Each goes through fedora-messaging's own
+then takes messages until COUNT distinct message ids have arrived (a
+redelivery after a crash may repeat one). Each goes through fedora-messaging's own
 ``get_message`` (the consumer's decoding: the class from the
 ``fedora_messaging_schema`` header via the ``fedora.messages`` entry points,
 then ``validate()``), and one JSON line is printed per message with the
@@ -27,7 +28,8 @@ print("ready", flush=True)
 
 deadline = time.monotonic() + timeout
 received = 0
-while received < count:
+seen = set()
+while len(seen) < count:
     if time.monotonic() > deadline:
         print(f"timed out after {received} of {count} messages", file=sys.stderr)
         sys.exit(1)
@@ -62,4 +64,5 @@ while received < count:
     )
     channel.basic_ack(method.delivery_tag)
     received += 1
+    seen.add(msg.id)
 connection.close()
