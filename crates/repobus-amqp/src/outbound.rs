@@ -207,7 +207,7 @@ impl Outbound {
             .subscribe(ConsumerOptions {
                 durable: Some(self.config.durable.clone()),
                 filter_subjects: self.config.filter_subjects.clone(),
-                deliver: self.config.deliver.clone(),
+                deliver: self.config.deliver,
                 explicit_ack: true,
                 prefetch: Some(self.config.window.max(1)),
                 max_ack_pending: i64::try_from(self.config.window.max(1) * 4).unwrap_or(1000),

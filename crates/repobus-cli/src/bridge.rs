@@ -20,10 +20,10 @@ use crate::error::CliError;
 pub enum BridgeCommand {
     /// AMQP (fedora-messaging) to repobus: consume a queue, store each
     /// message as a typed event (ce-id = the AMQP message_id).
-    AmqpIn(InArgs),
+    AmqpIn(Box<InArgs>),
     /// repobus to AMQP: publish events as fedora-messaging's publisher does,
     /// acknowledging NATS after the broker's confirm.
-    AmqpOut(OutArgs),
+    AmqpOut(Box<OutArgs>),
 }
 
 /// How to reach the broker.
