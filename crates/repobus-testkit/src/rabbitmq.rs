@@ -26,7 +26,8 @@ pub struct RabbitMq {
     child: Option<Child>,
 }
 
-fn free_port() -> u16 {
+/// A free TCP port on 127.0.0.1 (for a node's extra listeners).
+pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("local addr").port()
 }
@@ -53,6 +54,13 @@ impl RabbitMq {
 
     /// Starts a fresh node and waits until it accepts AMQP connections.
     pub fn start() -> RabbitMq {
+        RabbitMq::start_with_config("")
+    }
+
+    /// Starts a fresh node with `extra` appended to its `rabbitmq.conf`
+    /// (e.g. a TLS listener), and waits until it accepts AMQP connections
+    /// on its plain port.
+    pub fn start_with_config(extra: &str) -> RabbitMq {
         let dir = tempfile::Builder::new()
             .prefix("repobus-rabbitmq-")
             .tempdir()
@@ -69,7 +77,7 @@ impl RabbitMq {
         std::fs::write(
             node.dir.path().join("rabbitmq.conf"),
             format!(
-                "listeners.tcp.default = 127.0.0.1:{}\nloopback_users = none\n",
+                "listeners.tcp.default = 127.0.0.1:{}\nloopback_users = none\n{extra}\n",
                 node.port
             ),
         )
@@ -138,6 +146,17 @@ impl RabbitMq {
     /// `amqp://guest:guest@127.0.0.1:<port>/%2F`.
     pub fn url(&self) -> String {
         format!("amqp://guest:guest@127.0.0.1:{}/%2F", self.port)
+    }
+
+    /// What the node logged so far (its log files), for failure messages.
+    pub fn log(&self) -> String {
+        let mut text = String::new();
+        if let Ok(entries) = std::fs::read_dir(self.dir.path().join("log")) {
+            for entry in entries.flatten() {
+                text.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+            }
+        }
+        text
     }
 
     /// The AMQP port.
