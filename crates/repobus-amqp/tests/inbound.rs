@@ -236,3 +236,108 @@ async fn bad_credentials_and_missing_queue_are_clear_errors() {
     assert!(err.contains("connecting"), "{err}");
     drop(inbound);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poison_is_rejected_to_a_configured_dead_letter_exchange() {
+    use lapin::options::{
+        BasicGetOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+    };
+    use lapin::types::FieldTable;
+
+    let rabbit = RabbitMq::shared();
+    let nats = server().await;
+    let bus = connect(&nats).await;
+    let connection = AmqpConfig::new(rabbit.url())
+        .connect()
+        .await
+        .expect("connect");
+    let channel = connection.create_channel().await.expect("channel");
+    channel
+        .exchange_declare(
+            "repobus-test-dlx".into(),
+            lapin::ExchangeKind::Fanout,
+            ExchangeDeclareOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("dlx");
+    channel
+        .queue_declare(
+            "dlx-poison".into(),
+            QueueDeclareOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("dlx queue");
+    channel
+        .queue_bind(
+            "dlx-poison".into(),
+            "repobus-test-dlx".into(),
+            "".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("bind");
+    let mut config = config(rabbit, "repobus-in-dlx");
+    config.dead_letter_exchange = Some("repobus-test-dlx".into());
+    let inbound = Inbound::new(config, bus.clone());
+    inbound.declare().await.expect("declare");
+    let stats = inbound.stats();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn({
+        let inbound = inbound.clone();
+        async move {
+            inbound
+                .run(async {
+                    let _ = stopped.await;
+                })
+                .await
+        }
+    });
+    let url = rabbit.url();
+    tokio::task::spawn_blocking(move || {
+        common::fm_publish(
+            &url,
+            PREFIX,
+            &[json!({"topic": "copr.build.start", "body": {"build": []}, "class": "base", "id": "poison-dlx"})],
+        )
+    })
+    .await
+    .expect("publisher");
+    wait_for(&stats, "rejected", |s| {
+        s.dead_lettered.load(Ordering::Relaxed) == 1
+    })
+    .await;
+    let got = within(10, "the DLX queue gets it", async {
+        loop {
+            if let Some(message) = channel
+                .basic_get("dlx-poison".into(), BasicGetOptions { no_ack: true })
+                .await
+                .expect("basic.get")
+            {
+                return message;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert_eq!(
+        got.delivery
+            .properties
+            .message_id()
+            .as_ref()
+            .map(|s| s.as_str()),
+        Some("poison-dlx")
+    );
+    let dead = stream_messages(&bus, &bus.config().dead_letter_stream_name()).await;
+    assert!(
+        dead.is_empty(),
+        "rejected to the DLX, not copied to repobus's DLQ"
+    );
+    let _ = stop.send(());
+    within(30, "amqp-in stops", running)
+        .await
+        .expect("join")
+        .expect("run");
+}
