@@ -3,6 +3,7 @@
 //! Parsing and dispatch live here; each command lives in its own module and
 //! calls the library, so nothing here knows about wire formats.
 
+mod bridge;
 mod criteria_args;
 mod error;
 mod inspect;
@@ -58,6 +59,11 @@ enum Command {
     Tail(tail::TailArgs),
     /// Search the stream's history with Pulp's criteria.
     Search(search::SearchArgs),
+    /// Bridge to fedora-messaging on AMQP, in either direction.
+    Bridge {
+        #[command(subcommand)]
+        command: bridge::BridgeCommand,
+    },
     /// Print the next runs of an ISO 8601 schedule (PT1H, R5/2007-07-05T23:16Z/P1D, ...).
     Schedule {
         /// The schedule: `[Rn/][start/]duration`.
@@ -99,6 +105,7 @@ fn main() -> ExitCode {
         Command::Publish(args) => block_on(publish::run(args, cli.nats)),
         Command::Tail(args) => block_on(tail::run(args, cli.nats)),
         Command::Search(args) => block_on(search::run(args, cli.nats)),
+        Command::Bridge { command } => block_on(bridge::run(command, cli.nats)),
     };
     match result {
         Ok(code) => code,
