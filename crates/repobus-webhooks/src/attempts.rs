@@ -139,9 +139,11 @@ impl AttemptLog {
         } else {
             "attempt"
         };
-        self.publish(self.subject("attempt", &attempt.endpoint), attempt).await;
+        self.publish(self.subject("attempt", &attempt.endpoint), attempt)
+            .await;
         if kind == "dead" {
-            self.publish(self.subject("dead", &attempt.endpoint), attempt).await;
+            self.publish(self.subject("dead", &attempt.endpoint), attempt)
+                .await;
         }
     }
 
@@ -179,7 +181,11 @@ impl AttemptLog {
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn dead_letters(&self, endpoint: &str, limit: usize) -> Result<Vec<Attempt>, StoreError> {
+    pub async fn dead_letters(
+        &self,
+        endpoint: &str,
+        limit: usize,
+    ) -> Result<Vec<Attempt>, StoreError> {
         self.read(self.subject("dead", endpoint), limit).await
     }
 

@@ -219,7 +219,11 @@ impl Endpoint {
     /// endpoint.apply(EndpointPatch { timeout: Some("2s".into()), ..Default::default() }, &subjects).unwrap();
     /// assert_eq!(endpoint.timeout.as_secs(), 2);
     /// ```
-    pub fn apply(&mut self, patch: EndpointPatch, subjects: &Subjects) -> Result<(), EndpointError> {
+    pub fn apply(
+        &mut self,
+        patch: EndpointPatch,
+        subjects: &Subjects,
+    ) -> Result<(), EndpointError> {
         let mut next = self.clone();
         if let Some(allow) = patch.allow_private_target {
             next.allow_private_target = allow;
@@ -227,7 +231,8 @@ impl Endpoint {
         if let Some(url) = patch.url {
             next.url = url;
         }
-        check_url(&next.url, next.allow_private_target).map_err(|e| EndpointError::new("url", e))?;
+        check_url(&next.url, next.allow_private_target)
+            .map_err(|e| EndpointError::new("url", e))?;
         if let Some(list) = patch.subjects {
             next.subjects = check_subjects(list, subjects)?;
         }
@@ -257,7 +262,9 @@ impl Endpoint {
                 .map_err(|e| EndpointError::new("retry_schedule", e))?;
         }
         if let Some(format) = patch.format {
-            next.format = format.parse().map_err(|e| EndpointError::new("format", e))?;
+            next.format = format
+                .parse()
+                .map_err(|e| EndpointError::new("format", e))?;
         }
         if let Some(rate) = patch.rate_limit {
             next.rate_limit = check_rate_limit(rate)?;
@@ -399,7 +406,9 @@ impl EndpointSpec {
                 None => DEFAULT_TIMEOUT,
             },
             retry_schedule: match &self.retry_schedule {
-                Some(s) => s.parse().map_err(|e| EndpointError::new("retry_schedule", e))?,
+                Some(s) => s
+                    .parse()
+                    .map_err(|e| EndpointError::new("retry_schedule", e))?,
                 None => RetrySchedule::default(),
             },
             format: match &self.format {
@@ -520,7 +529,9 @@ fn check_subjects(list: Vec<String>, subjects: &Subjects) -> Result<Vec<String>,
         let tokens: Vec<&str> = s.split('.').collect();
         if s.is_empty()
             || tokens.iter().any(|t| {
-                t.is_empty() || t.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+                t.is_empty()
+                    || t.bytes()
+                        .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
             })
         {
             return Err(EndpointError::new(
@@ -532,7 +543,10 @@ fn check_subjects(list: Vec<String>, subjects: &Subjects) -> Result<Vec<String>,
             if tokens[pos] != ">" || pos + 1 != tokens.len() {
                 return Err(EndpointError::new(
                     field,
-                    format!("{:?}: '>' may only be the whole last token", crate::shorten(s)),
+                    format!(
+                        "{:?}: '>' may only be the whole last token",
+                        crate::shorten(s)
+                    ),
                 ));
             }
         }
@@ -591,7 +605,10 @@ fn check_headers(
             ));
         }
         if value.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
-            return Err(EndpointError::new(field, "the value holds control characters"));
+            return Err(EndpointError::new(
+                field,
+                "the value holds control characters",
+            ));
         }
         if reqwest::header::HeaderValue::from_str(value).is_err() {
             return Err(EndpointError::new(field, "not a valid header value"));

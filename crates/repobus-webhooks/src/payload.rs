@@ -118,17 +118,15 @@ pub fn request(
             ("ce-specversion".to_owned(), "1.0".to_owned()),
             ("ce-id".to_owned(), safe(id)),
             ("ce-source".to_owned(), safe(&envelope.source)),
-            ("ce-type".to_owned(), envelope.event_type.as_str().to_owned()),
+            (
+                "ce-type".to_owned(),
+                envelope.event_type.as_str().to_owned(),
+            ),
             ("ce-time".to_owned(), envelope.time_rfc3339()),
             ("ce-subject".to_owned(), safe(&envelope.subject)),
             ("ce-dataschema".to_owned(), safe(&envelope.dataschema)),
         ]);
     }
-    headers.extend(
-        endpoint
-            .headers
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone())),
-    );
+    headers.extend(endpoint.headers.iter().map(|(k, v)| (k.clone(), v.clone())));
     Request { body, headers }
 }

@@ -357,8 +357,10 @@ async fn worker(
                 .get_stream(shared.bus.config().stream_name())
                 .await
                 .map_err(|e| e.to_string())?;
-            let mut consumer: jetstream::consumer::Consumer<pull::Config> =
-                stream.get_consumer(&consumer).await.map_err(|e| e.to_string())?;
+            let mut consumer: jetstream::consumer::Consumer<pull::Config> = stream
+                .get_consumer(&consumer)
+                .await
+                .map_err(|e| e.to_string())?;
             let info = consumer.info().await.map_err(|e| e.to_string())?;
             let idle = info.num_pending == 0 && info.num_ack_pending == 0;
             let messages = consumer
@@ -580,7 +582,11 @@ async fn deliver(
             .await;
         if disabled.is_ok() {
             tracing::warn!(endpoint = %endpoint.id, %reason, "webhook endpoint disabled");
-            let kind = if failure.status == Some(410) { "gone" } else { "failing" };
+            let kind = if failure.status == Some(410) {
+                "gone"
+            } else {
+                "failing"
+            };
             metrics::counter!("repobus_webhook_endpoints_disabled_total", "reason" => kind)
                 .increment(1);
             record.outcome = Outcome::Disabled;
@@ -603,15 +609,15 @@ async fn deliver(
             .await;
     }
     let schedule = &endpoint.retry_schedule;
-    let delay = schedule.jittered_delay_after(attempt).map(|d| {
-        match failure.retry_after {
+    let delay = schedule
+        .jittered_delay_after(attempt)
+        .map(|d| match failure.retry_after {
             Some(asked) => {
                 let (min, max) = schedule.bounds();
                 asked.clamp(min, max)
             }
             None => d,
-        }
-    });
+        });
     match delay {
         Some(delay) => {
             record.outcome = Outcome::Retry;
@@ -735,7 +741,9 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    let when = DateTime::parse_from_rfc2822(value).ok()?.with_timezone(&Utc);
+    let when = DateTime::parse_from_rfc2822(value)
+        .ok()?
+        .with_timezone(&Utc);
     Some((when - Utc::now()).to_std().unwrap_or_default())
 }
 

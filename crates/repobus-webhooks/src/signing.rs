@@ -131,9 +131,9 @@ impl std::str::FromStr for Secret {
     type Err = SecretError;
 
     fn from_str(text: &str) -> Result<Secret, SecretError> {
-        let encoded = text.strip_prefix(SECRET_PREFIX).ok_or_else(|| {
-            SecretError(format!("a secret must start with {SECRET_PREFIX:?}"))
-        })?;
+        let encoded = text
+            .strip_prefix(SECRET_PREFIX)
+            .ok_or_else(|| SecretError(format!("a secret must start with {SECRET_PREFIX:?}")))?;
         let key = STANDARD.decode(encoded).map_err(|e| {
             SecretError(format!(
                 "the part after {SECRET_PREFIX:?} is not standard base64: {e}"

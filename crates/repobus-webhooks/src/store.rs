@@ -38,7 +38,9 @@ pub enum StoreError {
     },
 }
 
-fn nats(what: impl Into<String>) -> impl FnOnce(Box<dyn std::error::Error + Send + Sync>) -> StoreError {
+fn nats(
+    what: impl Into<String>,
+) -> impl FnOnce(Box<dyn std::error::Error + Send + Sync>) -> StoreError {
     let what = what.into();
     move |e| StoreError::Nats {
         what,
@@ -114,10 +116,13 @@ impl WebhookStore {
             {
                 Ok(kv) => kv,
                 // Another process created it meanwhile.
-                Err(create) => js.get_key_value(&bucket).await.map_err(|_| StoreError::Nats {
-                    what: format!("creating KV bucket {bucket}"),
-                    error: create.to_string(),
-                })?,
+                Err(create) => js
+                    .get_key_value(&bucket)
+                    .await
+                    .map_err(|_| StoreError::Nats {
+                        what: format!("creating KV bucket {bucket}"),
+                        error: create.to_string(),
+                    })?,
             },
         };
         Ok(WebhookStore {
@@ -158,9 +163,7 @@ impl WebhookStore {
             .await?;
         match self.kv.create(&id, encode(&endpoint)?).await {
             Ok(_) => Ok(endpoint),
-            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
-                Err(StoreError::Exists(id))
-            }
+            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Err(StoreError::Exists(id)),
             Err(e) => Err(nats(format!("storing endpoint {id}"))(e.into())),
         }
     }
@@ -214,7 +217,10 @@ impl WebhookStore {
         };
         let mut ids = Vec::new();
         while let Some(key) = keys.next().await {
-            ids.push(key.map_err(|e| nats("listing endpoints")(e.into()))?.to_string());
+            ids.push(
+                key.map_err(|e| nats("listing endpoints")(e.into()))?
+                    .to_string(),
+            );
         }
         ids.sort();
         let mut out = Vec::new();
@@ -345,7 +351,9 @@ impl WebhookStore {
         let stream = self.stream().await?;
         let _ = stream.delete_consumer(&consumer_name(id)).await;
         if let Some(replay) = &endpoint.replay {
-            let _ = stream.delete_consumer(&replay_consumer_name(id, replay)).await;
+            let _ = stream
+                .delete_consumer(&replay_consumer_name(id, replay))
+                .await;
         }
         Ok(())
     }
@@ -381,7 +389,9 @@ impl WebhookStore {
         };
         let stream = self.stream().await?;
         if let Some(previous) = &old.replay {
-            let _ = stream.delete_consumer(&replay_consumer_name(id, previous)).await;
+            let _ = stream
+                .delete_consumer(&replay_consumer_name(id, previous))
+                .await;
         }
         let start = time_to_offset(from)?;
         self.ensure_consumer(
@@ -401,7 +411,9 @@ impl WebhookStore {
     /// consumer.
     pub(crate) async fn finish_replay(&self, id: &str, replay: &Replay) -> Result<(), StoreError> {
         let stream = self.stream().await?;
-        let _ = stream.delete_consumer(&replay_consumer_name(id, replay)).await;
+        let _ = stream
+            .delete_consumer(&replay_consumer_name(id, replay))
+            .await;
         self.modify(id, |e| {
             if e.replay.as_ref() == Some(replay) {
                 e.replay = None;

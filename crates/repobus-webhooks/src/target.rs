@@ -150,7 +150,9 @@ fn refused(ip: IpAddr, reason: &str) -> TargetError {
 /// use std::sync::Arc;
 /// use repobus_webhooks::target::SafeResolver;
 ///
+/// repobus_webhooks::install_crypto_provider();
 /// let client = reqwest::Client::builder().dns_resolver(Arc::new(SafeResolver)).build();
+/// assert!(client.is_ok());
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SafeResolver;
@@ -159,9 +161,8 @@ impl Resolve for SafeResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let mut refusals = Vec::new();
             let allowed: Vec<SocketAddr> = found
                 .into_iter()
