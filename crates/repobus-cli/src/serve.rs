@@ -53,6 +53,11 @@ pub struct ServeArgs {
     /// Where the local nats-server keeps its data when repobus starts one.
     #[arg(long, env = "REPOBUS_DATA_DIR", default_value = ".repobus")]
     data_dir: PathBuf,
+    /// Do not run the webhook relay in this process.
+    #[arg(long)]
+    no_relay: bool,
+    #[command(flatten)]
+    relay: crate::relay::RelayArgs,
 }
 
 pub async fn run(args: ServeArgs, nats: NatsArgs) -> Result<ExitCode, CliError> {
@@ -87,7 +92,11 @@ pub async fn run(args: ServeArgs, nats: NatsArgs) -> Result<ExitCode, CliError> 
     if let Some(messages) = args.max_messages {
         config = config.max_messages(messages);
     }
+    let relay_options = args.relay.options()?;
     let bus = Bus::connect(config).await?;
+    if !args.no_relay {
+        crate::relay::spawn_in_serve(&bus, relay_options);
+    }
     tracing::info!(nats = %bus.config().nats_url(), stream = %bus.config().stream_name(), "connected");
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

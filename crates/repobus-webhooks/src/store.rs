@@ -480,7 +480,7 @@ impl WebhookStore {
 /// How long the server waits for an answer before redelivering: the
 /// request timeout plus a margin (a relay that died mid-request).
 pub(crate) fn ack_wait(endpoint: &Endpoint) -> Duration {
-    endpoint.timeout + Duration::from_secs(5)
+    endpoint.timeout + Duration::from_secs(2)
 }
 
 fn time_to_offset(t: DateTime<Utc>) -> Result<time::OffsetDateTime, StoreError> {
