@@ -117,6 +117,7 @@ pub async fn run(args: ServeArgs, nats: NatsArgs) -> Result<ExitCode, CliError> 
         body_limit: args.body_limit,
         bearer_token: args.bearer_token,
         pulp2_basic_auth: args.pulp2_user.zip(args.pulp2_password),
+        webhooks_allow_private_targets: args.relay.allow_private_targets,
     };
     repobus_service::serve(listener, bus.publisher(), service_config, shutdown_signal())
         .await

@@ -55,6 +55,8 @@ use repobus::events::{EventType, UnknownEventType};
 use repobus::history::{self, HistoryError, HistoryQuery};
 use repobus::{DecodeError, Event};
 
+mod webhooks;
+
 /// The default largest request body: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
@@ -83,6 +85,9 @@ pub struct ServiceConfig {
     /// HTTP basic auth with this user and password (what Pulp 2's notifier
     /// sends when its `username` and `password` are configured).
     pub pulp2_basic_auth: Option<(String, String)>,
+    /// Accept loopback, link-local and private webhook targets on
+    /// `POST /v1/webhooks` (when the relay allows them too).
+    pub webhooks_allow_private_targets: bool,
 }
 
 impl Default for ServiceConfig {
@@ -92,6 +97,7 @@ impl Default for ServiceConfig {
             body_limit: DEFAULT_BODY_LIMIT,
             bearer_token: None,
             pulp2_basic_auth: None,
+            webhooks_allow_private_targets: false,
         }
     }
 }
@@ -163,6 +169,48 @@ pub const ROUTES: &[Route] = &[
         handler: |m| on(m, post_pulp2),
     },
     Route {
+        method: Method::POST,
+        path: "/v1/webhooks",
+        access: Access::Bearer,
+        handler: |m| on(m, webhooks::create),
+    },
+    Route {
+        method: Method::GET,
+        path: "/v1/webhooks",
+        access: Access::Bearer,
+        handler: |m| on(m, webhooks::list),
+    },
+    Route {
+        method: Method::GET,
+        path: "/v1/webhooks/{id}",
+        access: Access::Bearer,
+        handler: |m| on(m, webhooks::show),
+    },
+    Route {
+        method: Method::PATCH,
+        path: "/v1/webhooks/{id}",
+        access: Access::Bearer,
+        handler: |m| on(m, webhooks::patch),
+    },
+    Route {
+        method: Method::DELETE,
+        path: "/v1/webhooks/{id}",
+        access: Access::Bearer,
+        handler: |m| on(m, webhooks::remove),
+    },
+    Route {
+        method: Method::POST,
+        path: "/v1/webhooks/{id}/replay",
+        access: Access::Bearer,
+        handler: |m| on(m, webhooks::replay),
+    },
+    Route {
+        method: Method::GET,
+        path: "/v1/webhooks/{id}/attempts",
+        access: Access::Bearer,
+        handler: |m| on(m, webhooks::attempts),
+    },
+    Route {
         method: Method::GET,
         path: "/healthz",
         access: Access::Public,
@@ -180,6 +228,7 @@ pub const ROUTES: &[Route] = &[
 struct AppState {
     publisher: Publisher,
     config: Arc<ServiceConfig>,
+    webhooks: Arc<webhooks::WebhookState>,
 }
 
 /// The service's routes over `publisher`, as an axum [`Router`] to serve or
@@ -206,6 +255,10 @@ struct AppState {
 pub fn router(publisher: Publisher, config: ServiceConfig) -> Router {
     let limit = config.body_limit;
     let state = AppState {
+        webhooks: Arc::new(webhooks::WebhookState::new(
+            publisher.bus().clone(),
+            config.webhooks_allow_private_targets,
+        )),
         publisher,
         config: Arc::new(config),
     };

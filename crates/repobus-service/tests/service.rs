@@ -393,6 +393,7 @@ async fn bearer_token_is_required_when_configured() {
 /// A concrete path for a route's pattern (its path parameters filled in).
 fn concrete(path: &str) -> String {
     path.replace("{type}", "repo-sync-started")
+        .replace("{id}", "some-endpoint")
 }
 
 /// The `Authorization` values a route's group accepts, and a wrong one of
@@ -502,6 +503,12 @@ async fn every_protected_route_answers_401_without_its_credentials() {
             .header("Authorization", credentials(route.access).0)
             .json(&body_for(route.access));
         let (status, _, answer) = send(&what, request).await;
+        if route.path.starts_with("/v1/webhooks") {
+            // The handler answered (an events body is no endpoint spec, and
+            // the endpoint does not exist): past the layer all the same.
+            assert!(status != 401 && status != 403, "{what}: {status} {answer}");
+            continue;
+        }
         assert!((200..300).contains(&status), "{what}: {status} {answer}");
     }
     service.stop().await;

@@ -22,7 +22,7 @@ pub const MAX_PER_ENDPOINT: i64 = 10_000;
 pub const BODY_EXCERPT: usize = 1024;
 
 /// What became of an attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// 2xx: delivered.
@@ -36,7 +36,7 @@ pub enum Outcome {
 }
 
 /// One delivery attempt.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Attempt {
     /// The endpoint.
     pub endpoint: String,

@@ -69,7 +69,7 @@ impl EndpointError {
 /// assert_eq!("cloudevents".parse::<Format>().unwrap(), Format::CloudEvents);
 /// assert_eq!(Format::default(), Format::Wire);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     /// The event's wire body, exactly as stored.
@@ -99,7 +99,7 @@ impl std::str::FromStr for Format {
 }
 
 /// Why and when an endpoint was disabled.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Disabled {
     /// Why (`410 Gone from ...`, `failing since ...`, `disabled by an operator`).
     pub reason: String,
@@ -109,7 +109,7 @@ pub struct Disabled {
 
 /// A replay in progress: events from `from` on (and before `before`, when
 /// given) are delivered again through a consumer of their own.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Replay {
     /// First event time replayed.
     pub from: DateTime<Utc>,
@@ -121,9 +121,10 @@ pub struct Replay {
 }
 
 /// A webhook endpoint, as stored in the KV bucket.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Endpoint {
     /// Its ID (resource-ID rules).
+    #[schema(value_type = String)]
     pub id: ResourceId,
     /// The target URL (http or https).
     pub url: String,
@@ -132,19 +133,24 @@ pub struct Endpoint {
     pub subjects: Vec<String>,
     /// Pulp criteria filter over the event's record (as `search` uses).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub filters: Option<Value>,
-    /// The signing secret.
+    /// The signing secret (`whsec_...`; shown only on creation).
+    #[schema(value_type = String)]
     pub secret: Secret,
     /// Secrets being rotated out: requests are signed with these too.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<String>)]
     pub previous_secrets: Vec<Secret>,
     /// Extra static headers.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     /// Request timeout.
     #[serde(with = "duration_text")]
+    #[schema(value_type = String, example = "15s")]
     pub timeout: Duration,
     /// Delays between attempts.
+    #[schema(value_type = String, example = "5s,5m,30m,2h,5h,10h,10h")]
     pub retry_schedule: RetrySchedule,
     /// Body format.
     pub format: Format,
@@ -311,7 +317,7 @@ impl Endpoint {
 /// assert_eq!(endpoint.concurrency, 1);
 /// # Ok::<(), repobus_webhooks::endpoint::EndpointError>(())
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointSpec {
     /// ID (resource-ID rules: letters, digits, `_`, `.`, `-`).
@@ -323,6 +329,7 @@ pub struct EndpointSpec {
     pub subjects: Vec<String>,
     /// A Pulp criteria filter (mongo syntax, as `search --filters`).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub filters: Option<Value>,
     /// `whsec_...` secret (default: generated).
     #[serde(default)]
@@ -383,12 +390,35 @@ impl EndpointSpec {
     /// assert_eq!(error.field, "url");
     /// ```
     pub fn build(self, subjects: &Subjects) -> Result<Endpoint, EndpointError> {
+        self.build_allowing(subjects, false)
+    }
+
+    /// [`EndpointSpec::build`], accepting loopback, link-local and private
+    /// targets when `allow_private_targets` (a relay or service that
+    /// allows them for every endpoint).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus_webhooks::endpoint::EndpointSpec;
+    /// let spec = EndpointSpec::new("local", "http://127.0.0.1:9000/hook");
+    /// assert!(spec.clone().build_allowing(&Default::default(), true).is_ok());
+    /// assert!(spec.build(&Default::default()).is_err());
+    /// ```
+    pub fn build_allowing(
+        self,
+        subjects: &Subjects,
+        allow_private_targets: bool,
+    ) -> Result<Endpoint, EndpointError> {
         let id = ResourceId::new(&self.id).map_err(|e| EndpointError::new("id", e))?;
         if self.id.len() > 128 {
             return Err(EndpointError::new("id", "longer than 128 characters"));
         }
-        check_url(&self.url, self.allow_private_target)
-            .map_err(|e| EndpointError::new("url", e))?;
+        check_url(
+            &self.url,
+            self.allow_private_target || allow_private_targets,
+        )
+        .map_err(|e| EndpointError::new("url", e))?;
         let secret = match &self.secret {
             Some(s) => parse_secret(s)?,
             None => Secret::generate(),
@@ -432,7 +462,7 @@ impl EndpointSpec {
 /// Changes to an endpoint: each field given replaces the stored one.
 /// A new `secret` keeps the old one valid too (signatures carry both)
 /// until `drop_previous_secrets`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointPatch {
     /// New URL.
@@ -443,6 +473,7 @@ pub struct EndpointPatch {
     pub subjects: Option<Vec<String>>,
     /// New criteria filter (`null` removes it).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub filters: Option<Value>,
     /// New secret (rotation).
     #[serde(default)]
@@ -610,7 +641,7 @@ fn check_headers(
                 "the value holds control characters",
             ));
         }
-        if reqwest::header::HeaderValue::from_str(value).is_err() {
+        if http::HeaderValue::from_str(value).is_err() {
             return Err(EndpointError::new(field, "not a valid header value"));
         }
     }

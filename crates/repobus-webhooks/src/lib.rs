@@ -40,6 +40,7 @@
 #![warn(missing_docs)]
 
 pub mod attempts;
+mod client;
 pub mod endpoint;
 pub mod payload;
 pub mod relay;
@@ -58,10 +59,4 @@ pub(crate) fn shorten(text: &str) -> String {
         s.push('…');
         s
     }
-}
-
-/// Makes ring the process's rustls provider (the HTTP client is built
-/// without one, like async-nats), unless one is installed already.
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
 }

@@ -36,9 +36,10 @@ use tokio::sync::{watch, Mutex};
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::attempts::{excerpt, Attempt, AttemptLog, Outcome};
+use crate::client::HttpClient;
 use crate::endpoint::{Disabled, Endpoint, Replay};
 use crate::store::{consumer_name, decode, replay_consumer_name, StoreError, WebhookStore};
-use crate::target::{check_url, SafeResolver};
+use crate::target::check_url;
 
 /// Default of [`RelayOptions::disable_after`]: 5 days.
 pub const DEFAULT_DISABLE_AFTER: Duration = Duration::from_secs(5 * 86_400);
@@ -102,9 +103,9 @@ struct Shared {
     log: AttemptLog,
     options: RelayOptions,
     /// Refuses forbidden addresses after DNS.
-    safe: reqwest::Client,
+    safe: HttpClient,
     /// For endpoints (or relays) that allow private targets.
-    open: reqwest::Client,
+    open: HttpClient,
 }
 
 /// An endpoint ready for delivery: its criteria parsed once.
@@ -147,22 +148,6 @@ impl Drop for ReplayWorker {
     }
 }
 
-fn http_client(safe: bool) -> Result<reqwest::Client, StoreError> {
-    let mut builder = reqwest::Client::builder()
-        // A redirect could lead anywhere, past the address check.
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(crate::payload::USER_AGENT)
-        .connect_timeout(Duration::from_secs(10))
-        .pool_idle_timeout(Duration::from_secs(60));
-    if safe {
-        builder = builder.dns_resolver(Arc::new(SafeResolver));
-    }
-    builder.build().map_err(|e| StoreError::Nats {
-        what: "building the HTTP client".into(),
-        error: e.to_string(),
-    })
-}
-
 impl Relay {
     /// Opens the endpoint store and the attempts stream.
     ///
@@ -175,7 +160,6 @@ impl Relay {
     /// # Ok(()) }
     /// ```
     pub async fn new(bus: &Bus, options: RelayOptions) -> Result<Relay, StoreError> {
-        crate::install_crypto_provider();
         let store = WebhookStore::open(bus).await?;
         let log = AttemptLog::open(bus).await?;
         Ok(Relay {
@@ -184,8 +168,8 @@ impl Relay {
                 store,
                 log,
                 options,
-                safe: http_client(true)?,
-                open: http_client(false)?,
+                safe: HttpClient::new(true),
+                open: HttpClient::new(false),
             }),
         })
     }
@@ -667,52 +651,37 @@ async fn post(
     let url = check_url(&endpoint.url, allow).map_err(|e| fail(e.to_string()))?;
     let timestamp = Utc::now().timestamp();
     let request = crate::payload::request(endpoint, wire, envelope, &event.summary(), timestamp);
-    let mut headers = reqwest::header::HeaderMap::with_capacity(request.headers.len());
-    for (name, value) in &request.headers {
-        if let (Ok(n), Ok(v)) = (
-            reqwest::header::HeaderName::from_bytes(name.as_bytes()),
-            reqwest::header::HeaderValue::from_str(value),
-        ) {
-            headers.insert(n, v);
-        }
-    }
     let client = if allow { &shared.open } else { &shared.safe };
     let exchange = async {
-        let mut response = client
-            .post(url)
-            .headers(headers)
-            .body(request.body)
-            .send()
+        let answer = client
+            .post(
+                &url,
+                &request.headers,
+                request.body,
+                crate::attempts::BODY_EXCERPT,
+            )
             .await
-            .map_err(|e| fail(describe(&e)))?;
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
+            .map_err(fail)?;
+        let status = answer.status;
+        let text = excerpt(&answer.body);
+        if (200..300).contains(&status) {
+            return Ok((status, text));
+        }
+        let retry_after = answer
+            .headers
+            .get(http::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
-        let mut body = Vec::new();
-        while body.len() < crate::attempts::BODY_EXCERPT {
-            match response.chunk().await {
-                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-                _ => break,
-            }
-        }
-        let text = excerpt(&body);
-        if (200..300).contains(&status) {
-            Ok((status, text))
-        } else {
-            Err(Failure {
-                status: Some(status),
-                error: format!("HTTP {status}"),
-                retry_after: if status == 429 || status == 503 {
-                    retry_after
-                } else {
-                    None
-                },
-                response: text,
-            })
-        }
+        Err(Failure {
+            status: Some(status),
+            error: format!("HTTP {status}"),
+            retry_after: if status == 429 || status == 503 {
+                retry_after
+            } else {
+                None
+            },
+            response: text,
+        })
     };
     match tokio::time::timeout(endpoint.timeout, exchange).await {
         Ok(result) => result,
@@ -721,18 +690,6 @@ async fn post(
             crate::schedule::format_duration(endpoint.timeout)
         ))),
     }
-}
-
-/// The error with its causes (reqwest's own message is terse).
-fn describe(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// `Retry-After` as seconds or an HTTP date.

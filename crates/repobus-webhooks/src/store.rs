@@ -71,6 +71,7 @@ fn nats(
 pub struct WebhookStore {
     bus: Bus,
     kv: kv::Store,
+    allow_private_targets: bool,
 }
 
 impl WebhookStore {
@@ -128,7 +129,24 @@ impl WebhookStore {
         Ok(WebhookStore {
             bus: bus.clone(),
             kv,
+            allow_private_targets: false,
         })
+    }
+
+    /// Accepts loopback, link-local and private targets for every endpoint
+    /// created or changed through this store (for a service whose relay
+    /// runs with `--allow-private-targets`).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(bus: repobus::bus::Bus) -> Result<(), repobus_webhooks::store::StoreError> {
+    /// let store = repobus_webhooks::store::WebhookStore::open(&bus).await?.allow_private_targets(true);
+    /// # Ok(()) }
+    /// ```
+    pub fn allow_private_targets(mut self, allow: bool) -> Self {
+        self.allow_private_targets = allow;
+        self
     }
 
     /// The bus.
@@ -155,7 +173,7 @@ impl WebhookStore {
     /// # Ok(()) }
     /// ```
     pub async fn create(&self, spec: EndpointSpec) -> Result<Endpoint, StoreError> {
-        let endpoint = spec.build(self.bus.subjects())?;
+        let endpoint = spec.build_allowing(self.bus.subjects(), self.allow_private_targets)?;
         let id = endpoint.id.to_string();
         // The consumer first: once the endpoint is visible, its events are
         // already being kept for it.
@@ -289,7 +307,21 @@ impl WebhookStore {
     /// ```
     pub async fn update(&self, id: &str, patch: EndpointPatch) -> Result<Endpoint, StoreError> {
         let subjects = self.bus.subjects().clone();
-        self.modify(id, |e| e.apply(patch.clone(), &subjects)).await
+        let allow = self.allow_private_targets;
+        self.modify(id, |e| {
+            let patch = patch.clone();
+            if allow && patch.allow_private_target.is_none() && !e.allow_private_target {
+                // Checked as allowed, stored as it was.
+                let mut probe = e.clone();
+                probe.allow_private_target = true;
+                probe.apply(patch.clone(), &subjects)?;
+                probe.allow_private_target = false;
+                *e = probe;
+                return Ok(());
+            }
+            e.apply(patch, &subjects)
+        })
+        .await
     }
 
     /// Enables `id` (clearing why it was disabled); delivery resumes where

@@ -13,7 +13,11 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use hyper_util::client::legacy::connect::dns::Name;
 use url::{Host, Url};
 
 /// Why a target URL was refused.
@@ -142,47 +146,63 @@ fn refused(ip: IpAddr, reason: &str) -> TargetError {
 
 /// A DNS resolver for the HTTP client that drops every forbidden address
 /// and fails when none is left, so that the check holds for the address
-/// actually connected to.
+/// actually connected to (a name cannot be re-pointed at 127.0.0.1 or a
+/// metadata service after the endpoint was created).
 ///
 /// # Examples
 ///
 /// ```
-/// use std::sync::Arc;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
 /// use repobus_webhooks::target::SafeResolver;
 ///
-/// repobus_webhooks::install_crypto_provider();
-/// let client = reqwest::Client::builder().dns_resolver(Arc::new(SafeResolver)).build();
-/// assert!(client.is_ok());
+/// let refused = SafeResolver.lookup("localhost").await.unwrap_err();
+/// assert!(refused.to_string().contains("loopback"));
+/// # }
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SafeResolver;
 
-impl Resolve for SafeResolver {
-    fn resolve(&self, name: Name) -> Resolving {
+impl SafeResolver {
+    /// The allowed addresses of `host`, or why there are none.
+    pub async fn lookup(&self, host: &str) -> Result<Vec<SocketAddr>, TargetError> {
+        let found: Vec<SocketAddr> = tokio::net::lookup_host((host, 0))
+            .await
+            .map_err(|e| TargetError(format!("cannot resolve {host}: {e}")))?
+            .collect();
+        let mut refusals = Vec::new();
+        let allowed: Vec<SocketAddr> = found
+            .into_iter()
+            .filter(|a| match forbidden_reason(a.ip()) {
+                Some(reason) => {
+                    refusals.push(refused(a.ip(), reason).0);
+                    false
+                }
+                None => true,
+            })
+            .collect();
+        if allowed.is_empty() {
+            return Err(TargetError(if refusals.is_empty() {
+                format!("{host} resolves to no address")
+            } else {
+                format!("{host}: {}", refusals.join("; "))
+            }));
+        }
+        Ok(allowed)
+    }
+}
+
+impl tower_service::Service<Name> for SafeResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = TargetError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, TargetError>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), TargetError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
         let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let found: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let mut refusals = Vec::new();
-            let allowed: Vec<SocketAddr> = found
-                .into_iter()
-                .filter(|a| match forbidden_reason(a.ip()) {
-                    Some(reason) => {
-                        refusals.push(refused(a.ip(), reason).0);
-                        false
-                    }
-                    None => true,
-                })
-                .collect();
-            if allowed.is_empty() {
-                let why = if refusals.is_empty() {
-                    format!("{host} resolves to no address")
-                } else {
-                    format!("{host}: {}", refusals.join("; "))
-                };
-                return Err(Box::new(TargetError(why)) as Box<dyn std::error::Error + Send + Sync>);
-            }
-            Ok(Box::new(allowed.into_iter()) as Addrs)
-        })
+        Box::pin(async move { SafeResolver.lookup(&host).await.map(Vec::into_iter) })
     }
 }
