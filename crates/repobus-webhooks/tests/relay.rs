@@ -369,3 +369,63 @@ async fn filters_select_by_subject_and_criteria_and_formats_shape_the_body() {
         "nothing else reached the text endpoint"
     );
 }
+
+#[tokio::test]
+async fn an_endpoint_failing_for_longer_than_disable_after_is_disabled() {
+    let nats = server().await;
+    let bus = connect(&nats).await;
+    let store = WebhookStore::open(&bus).await.unwrap();
+    let receiver = Receiver::start(Behaviour::Status(502)).await;
+    endpoint(
+        &store,
+        "failing",
+        &receiver.url(),
+        "100ms,100ms,100ms,100ms,100ms,100ms,100ms,100ms",
+    )
+    .await;
+    let relay = repobus_webhooks::relay::Relay::new(
+        &bus,
+        repobus_webhooks::relay::RelayOptions {
+            allow_private_targets: false,
+            disable_after: Duration::from_millis(300),
+        },
+    )
+    .await
+    .unwrap();
+    tokio::spawn(relay.run(std::future::pending()));
+    publish(&bus, 1, "failing").await;
+    eventually(10, "disabled", || async {
+        store.get("failing").await.unwrap().disabled.is_some()
+    })
+    .await;
+    let endpoint = store.get("failing").await.unwrap();
+    let reason = endpoint.disabled.unwrap().reason;
+    assert!(
+        reason.contains("every attempt failed since") && reason.contains("HTTP 502"),
+        "{reason}"
+    );
+    let attempts = receiver.received().len();
+    assert!(
+        (3..=6).contains(&attempts),
+        "{attempts} attempts before disabling"
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        receiver.received().len(),
+        attempts,
+        "nothing after disabling"
+    );
+    // Enabled again and answered: the failing clock starts over.
+    receiver.set(Behaviour::Ok);
+    let enabled = store.enable("failing").await.unwrap();
+    assert!(enabled.failing_since.is_none());
+    eventually(10, "delivered", || async {
+        let log = AttemptLog::open(&bus).await.unwrap();
+        log.attempts("failing", 20)
+            .await
+            .unwrap()
+            .iter()
+            .any(|a| a.outcome == Outcome::Delivered)
+    })
+    .await;
+}
