@@ -349,7 +349,9 @@ async fn worker(
             let idle = info.num_pending == 0 && info.num_ack_pending == 0;
             let messages = consumer
                 .stream()
-                .max_messages_per_batch(concurrency.min(500))
+                // More than max_ack_pending: the server sends the next event as
+                // soon as the previous is acknowledged, without a new pull.
+                .max_messages_per_batch(concurrency.clamp(100, 500))
                 .heartbeat(Duration::from_secs(5))
                 .messages()
                 .await
