@@ -429,3 +429,27 @@ async fn an_endpoint_failing_for_longer_than_disable_after_is_disabled() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_rate_limit_spaces_requests_out() {
+    let nats = server().await;
+    let bus = connect(&nats).await;
+    let store = WebhookStore::open(&bus).await.unwrap();
+    let receiver = Receiver::start(Behaviour::Ok).await;
+    store
+        .create(EndpointSpec {
+            rate_limit: Some(20),
+            allow_private_target: true,
+            ..EndpointSpec::new("paced", receiver.url())
+        })
+        .await
+        .unwrap();
+    let _relay = relay(&bus, false).await;
+    let published = publish(&bus, 6, "paced").await;
+    let got = within(10, "deliveries", receiver.wait_for(6, 8)).await;
+    assert_eq!(got, published);
+    let r = receiver.received();
+    let span = r[5].at - r[0].at;
+    // 20/s: five gaps of 50 ms.
+    assert!(span >= Duration::from_millis(230), "{span:?}");
+}
