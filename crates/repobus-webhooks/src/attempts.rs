@@ -151,7 +151,10 @@ impl AttemptLog {
         let Ok(body) = serde_json::to_vec(attempt) else {
             return;
         };
-        if let Err(e) = self.bus.jetstream().publish(subject, body.into()).await {
+        // A core publish on the stream's subject: stored all the same,
+        // without a reply inbox and an ack per attempt (measured: a
+        // JetStream publish per attempt cut ordered delivery to a tenth).
+        if let Err(e) = self.bus.client().publish(subject, body.into()).await {
             tracing::warn!(error = %e, "cannot record a webhook attempt");
         }
     }
