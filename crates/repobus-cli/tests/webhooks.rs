@@ -263,3 +263,74 @@ async fn a_relay_killed_with_sigkill_and_restarted_loses_no_event() {
         all.len() - 300
     );
 }
+
+#[tokio::test]
+async fn serve_runs_the_relay_and_manages_endpoints_over_http() {
+    let nats = server().await;
+    let bus = connect(&nats).await;
+    let seen = Seen::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new()
+        .fallback(receive)
+        .with_state(seen.clone());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let port = closed_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut command = tokio::process::Command::from(repobus_command(BIN));
+    command
+        .args([
+            "--nats-url",
+            &nats.url(),
+            "serve",
+            "--listen",
+            &listen,
+            "--allow-private-targets",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    let mut serve = command.spawn().expect("start repobus serve");
+    let client = reqwest::Client::new();
+    let base = format!("http://{listen}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while client
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .ok()
+        != Some(200)
+    {
+        assert!(Instant::now() < deadline, "serve did not become ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A loopback target is accepted because serve allows private targets.
+    let created = client
+        .post(format!("{base}/v1/webhooks"))
+        .body(
+            serde_json::json!({"id": "served", "url": format!("http://{addr}/hook"), "retry_schedule": "100ms"})
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status().as_u16(), 201);
+    let ack = bus
+        .publisher()
+        .publish(&sync_started("served-1"))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !seen.0.lock().unwrap().contains(&ack.event_id) {
+        assert!(
+            Instant::now() < deadline,
+            "the relay inside serve delivered nothing"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    serve.start_kill().unwrap();
+    let _ = serve.wait().await;
+}
