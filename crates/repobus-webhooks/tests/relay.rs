@@ -453,3 +453,37 @@ async fn a_rate_limit_spaces_requests_out() {
     // 20/s: five gaps of 50 ms.
     assert!(span >= Duration::from_millis(230), "{span:?}");
 }
+
+#[tokio::test]
+async fn concurrent_delivery_is_opt_in_and_bounded() {
+    let nats = server().await;
+    let bus = connect(&nats).await;
+    let store = WebhookStore::open(&bus).await.unwrap();
+    let receiver = Receiver::start(Behaviour::Delay(200)).await;
+    store
+        .create(EndpointSpec {
+            concurrency: Some(5),
+            allow_private_target: true,
+            ..EndpointSpec::new("parallel", receiver.url())
+        })
+        .await
+        .unwrap();
+    let _relay = relay(&bus, false).await;
+    let started = Instant::now();
+    let mut published = publish(&bus, 10, "parallel").await;
+    let mut got = within(10, "deliveries", receiver.wait_for(10, 8)).await;
+    let took = started.elapsed();
+    // In order these would take 10 x 200 ms; five at a time, about 400 ms.
+    assert!(took < Duration::from_millis(1500), "{took:?}");
+    // Never more than five at once: the first six receipts span a second round.
+    let r = receiver.received();
+    let mut times: Vec<Instant> = r.iter().map(|x| x.at).collect();
+    times.sort();
+    assert!(
+        times[5] - times[0] >= Duration::from_millis(150),
+        "more than 5 in flight"
+    );
+    got.sort();
+    published.sort();
+    assert_eq!(got, published);
+}

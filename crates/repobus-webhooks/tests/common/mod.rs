@@ -28,6 +28,8 @@ pub enum Behaviour {
     TooMany(u64),
     /// Never answers.
     Hang,
+    /// 200 after this many milliseconds.
+    Delay(u64),
 }
 
 /// One request as received.
@@ -163,13 +165,16 @@ async fn handle(State(state): State<ReceiverState>, headers: HeaderMap, body: By
     if behaviour == Behaviour::Hang {
         tokio::time::sleep(Duration::from_secs(3600)).await;
     }
+    if let Behaviour::Delay(ms) = behaviour {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
     state.log.lock().unwrap().push(Received {
         headers,
         body,
         at: Instant::now(),
     });
     match behaviour {
-        Behaviour::Ok | Behaviour::Hang => StatusCode::OK.into_response(),
+        Behaviour::Ok | Behaviour::Hang | Behaviour::Delay(_) => StatusCode::OK.into_response(),
         Behaviour::FailFirst(n) if nth <= n => {
             (StatusCode::INTERNAL_SERVER_ERROR, "try again").into_response()
         }
