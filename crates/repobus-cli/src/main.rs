@@ -9,12 +9,14 @@ mod error;
 mod inspect;
 mod nats;
 mod publish;
+mod relay;
 mod schedule;
 mod schemas;
 mod search;
 mod serve;
 mod systemd;
 mod tail;
+mod webhooks;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -64,6 +66,12 @@ enum Command {
         #[command(subcommand)]
         command: bridge::BridgeCommand,
     },
+
+    /// Manage webhook endpoints (add, list, show, remove, enable, disable, replay, attempts).
+    #[command(subcommand)]
+    Webhooks(webhooks::WebhooksCommand),
+    /// Run the webhook relay alone (it also runs inside `serve`).
+    Relay(relay::RelayArgs),
     /// Print the next runs of an ISO 8601 schedule (PT1H, R5/2007-07-05T23:16Z/P1D, ...).
     Schedule {
         /// The schedule: `[Rn/][start/]duration`.
@@ -81,7 +89,7 @@ enum Command {
 /// 1 failure, 2 usage.
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let default_log = if matches!(cli.command, Command::Serve(_)) {
+    let default_log = if matches!(cli.command, Command::Serve(_) | Command::Relay(_)) {
         "info"
     } else {
         "warn"
@@ -106,6 +114,9 @@ fn main() -> ExitCode {
         Command::Tail(args) => block_on(tail::run(args, cli.nats)),
         Command::Search(args) => block_on(search::run(args, cli.nats)),
         Command::Bridge { command } => block_on(bridge::run(command, cli.nats)),
+
+        Command::Webhooks(command) => block_on(webhooks::run(command, cli.nats)),
+        Command::Relay(args) => block_on(relay::run(args, cli.nats)),
     };
     match result {
         Ok(code) => code,

@@ -65,6 +65,11 @@ pub struct ServeArgs {
     /// Where the local nats-server keeps its data when repobus starts one.
     #[arg(long, env = "REPOBUS_DATA_DIR", default_value = ".repobus")]
     data_dir: PathBuf,
+    /// Do not run the webhook relay in this process.
+    #[arg(long)]
+    no_relay: bool,
+    #[command(flatten)]
+    relay: crate::relay::RelayArgs,
 }
 
 pub async fn run(args: ServeArgs, nats: NatsArgs) -> Result<ExitCode, CliError> {
@@ -99,7 +104,11 @@ pub async fn run(args: ServeArgs, nats: NatsArgs) -> Result<ExitCode, CliError> 
     if let Some(messages) = args.max_messages {
         config = config.max_messages(messages);
     }
+    let relay_options = args.relay.options()?;
     let bus = Bus::connect(config).await?;
+    if !args.no_relay {
+        crate::relay::spawn_in_serve(&bus, relay_options);
+    }
     tracing::info!(nats = %bus.config().nats_url(), stream = %bus.config().stream_name(), "connected");
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -125,6 +134,7 @@ pub async fn run(args: ServeArgs, nats: NatsArgs) -> Result<ExitCode, CliError> 
         read_token: args.read_token,
         read_basic_auth: args.read_basic_auth,
         base_path: args.base_path,
+        webhooks_allow_private_targets: args.relay.allow_private_targets,
         ..ServiceConfig::default()
     };
     repobus_service::serve(listener, bus.publisher(), service_config, shutdown_signal())

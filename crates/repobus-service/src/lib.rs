@@ -67,6 +67,8 @@ pub mod openapi;
 mod sse;
 mod views;
 
+mod webhooks;
+
 pub use sse::{DEFAULT_SSE_BUFFER, STALL_TIMEOUT};
 
 /// The default largest request body: 1 MiB.
@@ -111,6 +113,9 @@ pub struct ServiceConfig {
     /// Events buffered per `/v1/stream` client: a client that falls this
     /// far behind is disconnected (it resumes with `Last-Event-ID`).
     pub sse_buffer: usize,
+    /// Accept loopback, link-local and private webhook targets on
+    /// `POST /v1/webhooks` (when the relay allows them too).
+    pub webhooks_allow_private_targets: bool,
 }
 
 impl Default for ServiceConfig {
@@ -124,6 +129,7 @@ impl Default for ServiceConfig {
             read_basic_auth: None,
             base_path: String::new(),
             sse_buffer: sse::DEFAULT_SSE_BUFFER,
+            webhooks_allow_private_targets: false,
         }
     }
 }
@@ -241,6 +247,48 @@ pub const ROUTES: &[Route] = &[
         handler: |m| on(m, post_pulp2),
     },
     Route {
+        method: Method::POST,
+        path: "/v1/webhooks",
+        access: Access::Bearer,
+        handler: |m| on(m, webhooks::create),
+    },
+    Route {
+        method: Method::GET,
+        path: "/v1/webhooks",
+        access: Access::Bearer,
+        handler: |m| on(m, webhooks::list),
+    },
+    Route {
+        method: Method::GET,
+        path: "/v1/webhooks/{id}",
+        access: Access::Bearer,
+        handler: |m| on(m, webhooks::show),
+    },
+    Route {
+        method: Method::PATCH,
+        path: "/v1/webhooks/{id}",
+        access: Access::Bearer,
+        handler: |m| on(m, webhooks::patch),
+    },
+    Route {
+        method: Method::DELETE,
+        path: "/v1/webhooks/{id}",
+        access: Access::Bearer,
+        handler: |m| on(m, webhooks::remove),
+    },
+    Route {
+        method: Method::POST,
+        path: "/v1/webhooks/{id}/replay",
+        access: Access::Bearer,
+        handler: |m| on(m, webhooks::replay),
+    },
+    Route {
+        method: Method::GET,
+        path: "/v1/webhooks/{id}/attempts",
+        access: Access::Bearer,
+        handler: |m| on(m, webhooks::attempts),
+    },
+    Route {
         method: Method::GET,
         path: "/healthz",
         access: Access::Public,
@@ -274,6 +322,8 @@ struct AppState {
     /// Becomes true when [`serve`] shuts down: live streams end then, so
     /// that the graceful shutdown does not wait for them forever.
     shutdown: tokio::sync::watch::Receiver<bool>,
+    /// The webhook endpoints' store, opened on first use.
+    webhooks: Arc<webhooks::WebhookState>,
 }
 
 /// The service's routes over `publisher`, as an axum [`Router`] to serve or
@@ -312,6 +362,10 @@ fn router_with(
     metrics::install_recorder();
     let limit = config.body_limit;
     let state = AppState {
+        webhooks: Arc::new(webhooks::WebhookState::new(
+            publisher.bus().clone(),
+            config.webhooks_allow_private_targets,
+        )),
         publisher,
         config: Arc::new(config),
         shutdown,

@@ -392,6 +392,7 @@ fn concrete(path: &str) -> String {
     path.replace("{type}", "repo-sync-started")
         .replace("{seq}", "1")
         .replace("{file}", "app.js")
+        .replace("{id}", "some-endpoint")
 }
 
 /// The `Authorization` values a route's group accepts, and a wrong one of
@@ -516,6 +517,12 @@ async fn every_protected_route_answers_401_without_its_credentials() {
             continue;
         }
         let (status, _, answer) = send(&what, request).await;
+        if route.path.starts_with("/v1/webhooks") {
+            // The handler answered (an events body is no endpoint spec, and
+            // the endpoint does not exist): past the layer all the same.
+            assert!(status != 401 && status != 403, "{what}: {status} {answer}");
+            continue;
+        }
         assert!((200..300).contains(&status), "{what}: {status} {answer}");
     }
     service.stop().await;

@@ -1,0 +1,336 @@
+//! `repobus webhooks` and `repobus relay` as child processes against a
+//! private nats-server, with a real HTTP receiver on loopback.
+
+use std::collections::HashSet;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use repobus_testkit::*;
+use repobus_webhooks::endpoint::EndpointSpec;
+use repobus_webhooks::store::WebhookStore;
+
+const BIN: &str = env!("CARGO_BIN_EXE_repobus");
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+async fn repobus(args: &[&str]) -> Out {
+    let mut command = tokio::process::Command::from(repobus_command(BIN));
+    command.args(args).kill_on_drop(true);
+    let output = within(60, "repobus", command.output())
+        .await
+        .expect("run repobus");
+    Out {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[tokio::test]
+async fn malformed_fields_exit_2_naming_the_field_even_without_nats() {
+    let url = format!("nats://127.0.0.1:{}", closed_port());
+    let cases: &[(&[&str], &str)] = &[
+        (&["http://169.254.169.254/latest/meta-data"], "url"),
+        (&["http://127.0.0.1:9000/"], "url"),
+        (&["ftp://example.com/"], "url"),
+        (&["https://example.com/", "--secret", "whsec_%%%"], "secret"),
+        (
+            &["https://example.com/", "--retry-schedule", "5s,soon"],
+            "retry_schedule",
+        ),
+        (&["https://example.com/", "--filters", "{"], "filters"),
+        (
+            &["https://example.com/", "--filters", r#"{"$where": 1}"#],
+            "filters",
+        ),
+        (
+            &["https://example.com/", "--subject", "elsewhere.>"],
+            "subjects[0]",
+        ),
+        (&["https://example.com/", "--timeout", "forever"], "timeout"),
+        (&["https://example.com/", "--format", "xml"], "format"),
+        (&["https://example.com/", "--header", "nocolon"], "header"),
+    ];
+    for (extra, field) in cases {
+        let mut args = vec!["--nats-url", &url, "webhooks", "add", "hook"];
+        args.extend_from_slice(extra);
+        let out = repobus(&args).await;
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!("{field}:")),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+    let out = repobus(&[
+        "--nats-url",
+        &url,
+        "webhooks",
+        "add",
+        "bad id!",
+        "https://example.com/",
+    ])
+    .await;
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("id:"), "{}", out.stderr);
+    let out = repobus(&["--nats-url", &url, "relay", "--disable-after", "often"]).await;
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("--disable-after"), "{}", out.stderr);
+}
+
+#[tokio::test]
+async fn endpoints_are_managed_from_the_command_line() {
+    let nats = server().await;
+    let url = nats.url();
+    let run = |args: Vec<&str>| {
+        let mut all = vec!["--nats-url", url.as_str(), "webhooks"];
+        all.extend(args);
+        let all: Vec<String> = all.into_iter().map(str::to_owned).collect();
+        async move {
+            let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+            repobus(&refs).await
+        }
+    };
+    let out = run(vec![
+        "add",
+        "cdn.purge",
+        "https://hooks.example.com/purge",
+        "--subject",
+        "repobus.repo.publish.finished.>",
+        "--retry-schedule",
+        "1s,10s",
+        "--timeout",
+        "3s",
+        "--format",
+        "text",
+        "--header",
+        "X-Team: infra",
+        "--rate-limit",
+        "50",
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let created: serde_json::Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    let secret = created["secret"].as_str().unwrap();
+    assert!(
+        secret.starts_with("whsec_"),
+        "the secret is shown once on creation"
+    );
+    assert_eq!(created["retry_schedule"], "1s,10s");
+    assert_eq!(created["headers"]["X-Team"], "infra");
+    let again = run(vec!["add", "cdn.purge", "https://example.com/"]).await;
+    assert_eq!(again.code, 1);
+    assert!(again.stderr.contains("exists"), "{}", again.stderr);
+    let shown = run(vec!["show", "cdn.purge"]).await;
+    assert_eq!(shown.code, 0);
+    assert!(
+        !shown.stdout.contains(secret),
+        "show never prints the secret"
+    );
+    assert!(shown.stdout.contains("\"format\":\"text\""));
+    let listed = run(vec!["list"]).await;
+    assert_eq!(listed.stdout.lines().count(), 1);
+    let disabled = run(vec!["disable", "cdn.purge", "--reason", "CDN migration"]).await;
+    assert_eq!(disabled.code, 0);
+    assert!(disabled.stdout.contains("CDN migration"));
+    let enabled = run(vec!["enable", "cdn.purge"]).await;
+    assert!(!enabled.stdout.contains("disabled"), "{}", enabled.stdout);
+    let replay = run(vec!["replay", "cdn.purge", "--since", "PT1H"]).await;
+    assert_eq!(replay.code, 0, "{}", replay.stderr);
+    assert!(replay.stdout.contains("\"replay\""));
+    let bad = run(vec!["replay", "cdn.purge", "--since", "yesterday"]).await;
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    let attempts = run(vec!["attempts", "cdn.purge"]).await;
+    assert_eq!((attempts.code, attempts.stdout.as_str()), (0, ""));
+    assert_eq!(run(vec!["remove", "cdn.purge"]).await.code, 0);
+    let gone = run(vec!["show", "cdn.purge"]).await;
+    assert_eq!(gone.code, 1);
+    assert!(
+        gone.stderr.contains("no webhook endpoint"),
+        "{}",
+        gone.stderr
+    );
+    assert_eq!(run(vec!["attempts", "cdn.purge"]).await.code, 1);
+}
+
+#[derive(Clone, Default)]
+struct Seen(Arc<Mutex<Vec<String>>>);
+
+async fn receive(State(seen): State<Seen>, headers: HeaderMap, _body: Bytes) -> StatusCode {
+    // Slow enough that the relay is killed with deliveries in flight.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    if let Some(id) = headers.get("webhook-id").and_then(|v| v.to_str().ok()) {
+        seen.0.lock().unwrap().push(id.to_owned());
+    }
+    StatusCode::OK
+}
+
+fn spawn_relay(url: &str) -> tokio::process::Child {
+    let mut command = tokio::process::Command::from(repobus_command(BIN));
+    command
+        .args(["--nats-url", url, "relay", "--allow-private-targets"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    command.spawn().expect("start repobus relay")
+}
+
+#[tokio::test]
+async fn a_relay_killed_with_sigkill_and_restarted_loses_no_event() {
+    let nats = server().await;
+    let bus = connect(&nats).await;
+    let seen = Seen::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new()
+        .fallback(receive)
+        .with_state(seen.clone());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    WebhookStore::open(&bus)
+        .await
+        .unwrap()
+        .create(EndpointSpec {
+            timeout: Some("1s".into()),
+            retry_schedule: Some("100ms,200ms".into()),
+            allow_private_target: true,
+            ..EndpointSpec::new("kill-test", format!("http://{addr}/hook"))
+        })
+        .await
+        .unwrap();
+    let mut relay = spawn_relay(&nats.url());
+    let publisher = bus.publisher();
+    let mut published = Vec::new();
+    for i in 0..300 {
+        let ack = publisher
+            .publish(&sync_started(&format!("kill-{i}")))
+            .await
+            .unwrap();
+        published.push(ack.event_id);
+    }
+    // Kill it in the middle of the stream of deliveries.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while seen.0.lock().unwrap().len() < 60 {
+        assert!(Instant::now() < deadline, "the relay delivered nothing");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    relay.start_kill().unwrap(); // SIGKILL
+    relay.wait().await.unwrap();
+    let at_kill = seen.0.lock().unwrap().len();
+    assert!(
+        at_kill < 300,
+        "killed too late to test anything ({at_kill})"
+    );
+    let mut relay = spawn_relay(&nats.url());
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let unique: HashSet<String> = seen.0.lock().unwrap().iter().cloned().collect();
+        if unique.len() == 300 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of 300 delivered after the restart",
+            unique.len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    relay.start_kill().unwrap();
+    let all = seen.0.lock().unwrap().clone();
+    let unique: HashSet<&String> = all.iter().collect();
+    assert_eq!(unique, published.iter().collect::<HashSet<_>>());
+    // First receipts are in stream order: ordered delivery survived the kill.
+    let mut first = Vec::new();
+    let mut known = HashSet::new();
+    for id in &all {
+        if known.insert(id) {
+            first.push(id.clone());
+        }
+    }
+    assert_eq!(first, published);
+    eprintln!(
+        "{} requests for 300 events ({} repeats, deduplicated by webhook-id)",
+        all.len(),
+        all.len() - 300
+    );
+}
+
+#[tokio::test]
+async fn serve_runs_the_relay_and_manages_endpoints_over_http() {
+    let nats = server().await;
+    let bus = connect(&nats).await;
+    let seen = Seen::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new()
+        .fallback(receive)
+        .with_state(seen.clone());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let port = closed_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut command = tokio::process::Command::from(repobus_command(BIN));
+    command
+        .args([
+            "--nats-url",
+            &nats.url(),
+            "serve",
+            "--listen",
+            &listen,
+            "--allow-private-targets",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    let mut serve = command.spawn().expect("start repobus serve");
+    let client = reqwest::Client::new();
+    let base = format!("http://{listen}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while client
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .ok()
+        != Some(200)
+    {
+        assert!(Instant::now() < deadline, "serve did not become ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A loopback target is accepted because serve allows private targets.
+    let created = client
+        .post(format!("{base}/v1/webhooks"))
+        .body(
+            serde_json::json!({"id": "served", "url": format!("http://{addr}/hook"), "retry_schedule": "100ms"})
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status().as_u16(), 201);
+    let ack = bus
+        .publisher()
+        .publish(&sync_started("served-1"))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !seen.0.lock().unwrap().contains(&ack.event_id) {
+        assert!(
+            Instant::now() < deadline,
+            "the relay inside serve delivered nothing"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    serve.start_kill().unwrap();
+    let _ = serve.wait().await;
+}

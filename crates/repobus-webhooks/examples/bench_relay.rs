@@ -1,0 +1,295 @@
+//! Webhook relay throughput and latency, next to the bus's own consume rate
+//! in the same run, on a private nats-server and a loopback receiver that
+//! answers 200 at once.
+//!
+//! ```text
+//! cargo run --release -p repobus-webhooks --example bench_relay -- --events 5000
+//! ```
+//!
+//! Phases:
+//! - `bus consume`: a repobus `Subscription` reading N stored events
+//!   (decoded and validated) — the ceiling any consumer of the bus has;
+//! - `relay 1 endpoint (ordered)`: N events published at full speed, each
+//!   POSTed to one endpoint with the default concurrency 1 (in order);
+//!   deliveries/s from the first publish to the last receipt, and
+//!   publish-to-receipt p50/p99 (which include queueing behind the backlog);
+//! - `relay 10 endpoints`: the same N events to 10 endpoints (10 N deliveries);
+//! - `low load`: events published 5 ms apart to one endpoint: the
+//!   publish-to-receipt latency without a backlog.
+//!
+//! Latency is receipt time minus the event's `ce-time` (set when it is
+//! published, milliseconds). The last line is one JSON object.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use chrono::{DateTime, Utc};
+use repobus::bus::{Bus, ConsumerOptions, Deliver};
+use repobus_webhooks::endpoint::EndpointSpec;
+use repobus_webhooks::relay::{Relay, RelayOptions};
+use repobus_webhooks::store::WebhookStore;
+
+#[derive(Clone, Default)]
+struct Receipts {
+    /// (endpoint path, webhook-id) -> latency in ms, first receipt only.
+    seen: Arc<Mutex<HashMap<(String, String), f64>>>,
+}
+
+async fn receive(
+    State(receipts): State<Receipts>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    _body: Bytes,
+) -> StatusCode {
+    let now = Utc::now();
+    let id = headers
+        .get("webhook-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let sent = headers
+        .get("ce-time")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc));
+    let latency = sent.map_or(f64::NAN, |s| {
+        (now - s).num_microseconds().unwrap_or(0) as f64 / 1000.0
+    });
+    receipts
+        .seen
+        .lock()
+        .unwrap()
+        .entry((uri.path().to_owned(), id))
+        .or_insert(latency);
+    StatusCode::OK
+}
+
+fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+async fn publish_all(bus: &Bus, n: usize, tag: &str) {
+    let publisher = bus.publisher();
+    let tasks = 32;
+    let mut joins = Vec::new();
+    for t in 0..tasks {
+        let publisher = publisher.clone();
+        let tag = tag.to_owned();
+        joins.push(tokio::spawn(async move {
+            let mut i = t;
+            while i < n {
+                let event = repobus_testkit::sync_started(&format!("{tag}-{i}"));
+                publisher.publish(&event).await.expect("publish");
+                i += tasks;
+            }
+        }));
+    }
+    for j in joins {
+        j.await.expect("publisher task");
+    }
+}
+
+/// Waits until `paths` have each received `n` events; returns the elapsed
+/// time since `start` and the sorted latencies.
+async fn wait_receipts(
+    receipts: &Receipts,
+    paths: &[String],
+    n: usize,
+    start: Instant,
+) -> (Duration, Vec<f64>) {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let done = {
+            let seen = receipts.seen.lock().unwrap();
+            paths
+                .iter()
+                .all(|p| seen.keys().filter(|(path, _)| path == p).count() >= n)
+        };
+        if done {
+            break;
+        }
+        assert!(Instant::now() < deadline, "deliveries did not finish");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let elapsed = start.elapsed();
+    let seen = receipts.seen.lock().unwrap();
+    let mut latencies: Vec<f64> = seen
+        .iter()
+        .filter(|((path, _), _)| paths.contains(path))
+        .map(|(_, l)| *l)
+        .collect();
+    latencies.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    (elapsed, latencies)
+}
+
+#[tokio::main]
+async fn main() {
+    let n = arg("--events", 5000);
+    let nats = repobus_testkit::server().await;
+    let bus = Bus::connect(repobus::bus::BusConfig::new(nats.url()))
+        .await
+        .expect("connect");
+    let receipts = Receipts::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new()
+        .fallback(receive)
+        .with_state(receipts.clone());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let store = WebhookStore::open(&bus).await.unwrap();
+    let relay = Relay::new(
+        &bus,
+        RelayOptions {
+            allow_private_targets: true,
+            ..RelayOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    tokio::spawn(relay.run(std::future::pending()));
+    let mut rows: Vec<(String, f64, f64, f64)> = Vec::new();
+
+    // The bus's own consume rate.
+    publish_all(&bus, n, "consume").await;
+    let mut subscription = bus
+        .subscriber()
+        .subscribe(ConsumerOptions {
+            deliver: Deliver::All,
+            explicit_ack: false,
+            ..ConsumerOptions::default()
+        })
+        .await
+        .unwrap();
+    let start = Instant::now();
+    for _ in 0..n {
+        subscription.next().await.expect("event").expect("decoded");
+    }
+    let consume_rate = n as f64 / start.elapsed().as_secs_f64();
+    rows.push((
+        "bus consume (Subscription)".into(),
+        consume_rate,
+        f64::NAN,
+        f64::NAN,
+    ));
+    drop(subscription);
+
+    // One endpoint, ordered; then ten.
+    let mut phases = Vec::new();
+    for (label, count) in [
+        ("relay 1 endpoint (ordered)", 1usize),
+        ("relay 10 endpoints (ordered each)", 10),
+    ] {
+        let paths: Vec<String> = (0..count)
+            .map(|i| format!("/{label_id}-{i}", label_id = count))
+            .collect();
+        for (i, path) in paths.iter().enumerate() {
+            store
+                .create(EndpointSpec {
+                    allow_private_target: true,
+                    ..EndpointSpec::new(
+                        format!("bench-{count}-{i}"),
+                        format!("http://{addr}{path}"),
+                    )
+                })
+                .await
+                .unwrap();
+        }
+        // Let the relay start the workers.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let start = Instant::now();
+        publish_all(&bus, n, &format!("load{count}")).await;
+        let (elapsed, latencies) = wait_receipts(&receipts, &paths, n, start).await;
+        let rate = (n * count) as f64 / elapsed.as_secs_f64();
+        rows.push((
+            label.into(),
+            rate,
+            percentile(&latencies, 0.5),
+            percentile(&latencies, 0.99),
+        ));
+        phases.push(rate);
+        for i in 0..count {
+            store.remove(&format!("bench-{count}-{i}")).await.unwrap();
+        }
+    }
+
+    // Low load: one endpoint, an event every 5 ms.
+    let low_n = 400.min(n);
+    store
+        .create(EndpointSpec {
+            allow_private_target: true,
+            ..EndpointSpec::new("bench-low", format!("http://{addr}/low"))
+        })
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let publisher = bus.publisher();
+    let start = Instant::now();
+    for i in 0..low_n {
+        publisher
+            .publish(&repobus_testkit::sync_started(&format!("low-{i}")))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let (_, latencies) = wait_receipts(&receipts, &["/low".to_owned()], low_n, start).await;
+    let low = (percentile(&latencies, 0.5), percentile(&latencies, 0.99));
+    rows.push((
+        "low load, 1 endpoint (200/s)".into(),
+        f64::NAN,
+        low.0,
+        low.1,
+    ));
+
+    println!(
+        "{:<36} {:>14} {:>10} {:>10}",
+        "phase", "events/s", "p50 ms", "p99 ms"
+    );
+    for (label, rate, p50, p99) in &rows {
+        let show = |v: f64, prec: usize| {
+            if v.is_nan() {
+                "-".to_owned()
+            } else {
+                format!("{v:.prec$}")
+            }
+        };
+        println!(
+            "{label:<36} {:>14} {:>10} {:>10}",
+            show(*rate, 0),
+            show(*p50, 1),
+            show(*p99, 1)
+        );
+    }
+    println!(
+        "{}",
+        serde_json::json!({
+            "events": n,
+            "bus_consume_per_s": consume_rate.round(),
+            "relay_1_endpoint_deliveries_per_s": phases[0].round(),
+            "relay_10_endpoints_deliveries_per_s": phases[1].round(),
+            "relay_1_vs_consume": (phases[0] / consume_rate * 1000.0).round() / 1000.0,
+            "relay_10_vs_consume": (phases[1] / consume_rate * 1000.0).round() / 1000.0,
+            "load_1_p50_ms": rows[1].2, "load_1_p99_ms": rows[1].3,
+            "load_10_p50_ms": rows[2].2, "load_10_p99_ms": rows[2].3,
+            "low_load_p50_ms": low.0, "low_load_p99_ms": low.1,
+        })
+    );
+}
