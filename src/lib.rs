@@ -57,6 +57,7 @@ pub mod history;
 pub mod id;
 pub mod inspect;
 pub mod iso8601;
+pub mod operations;
 mod json_path;
 mod percent;
 pub mod record;
