@@ -7,7 +7,9 @@ mod criteria_args;
 mod error;
 mod inspect;
 mod nats;
+mod operations;
 mod publish;
+mod run;
 mod schedule;
 mod schemas;
 mod search;
@@ -58,6 +60,17 @@ enum Command {
     Tail(tail::TailArgs),
     /// Search the stream's history with Pulp's criteria.
     Search(search::SearchArgs),
+    /// Run a command as a sync or publish that reserves its repository
+    /// (and other resources), reports progress and can be canceled; exits
+    /// with the command's exit status.
+    Run(run::RunArgs),
+    /// List waiting, running and recently finished operations (JSON lines).
+    Operations(operations::OperationsArgs),
+    /// Cancel a waiting or running operation.
+    Cancel {
+        /// The operation ID (from `repobus operations` or REPOBUS_OPERATION_ID).
+        operation_id: String,
+    },
     /// Print the next runs of an ISO 8601 schedule (PT1H, R5/2007-07-05T23:16Z/P1D, ...).
     Schedule {
         /// The schedule: `[Rn/][start/]duration`.
@@ -99,6 +112,9 @@ fn main() -> ExitCode {
         Command::Publish(args) => block_on(publish::run(args, cli.nats)),
         Command::Tail(args) => block_on(tail::run(args, cli.nats)),
         Command::Search(args) => block_on(search::run(args, cli.nats)),
+        Command::Run(args) => block_on(run::run(args, cli.nats)),
+        Command::Operations(args) => block_on(operations::list(args, cli.nats)),
+        Command::Cancel { operation_id } => block_on(operations::cancel(operation_id, cli.nats)),
     };
     match result {
         Ok(code) => code,
