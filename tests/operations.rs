@@ -288,6 +288,33 @@ async fn progress_is_throttled_and_the_last_report_is_kept() {
         (2..=bound).contains(&progress_writes),
         "{progress_writes} record writes with progress in {elapsed:?} (bound {bound})"
     );
+    // The progress events: as many as the stores of the report, the last
+    // one carrying the last report, before the finished event.
+    let all = events(&bus).await;
+    let progress: Vec<usize> = all
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| matches!(e, Event::RepoSyncProgress(_)))
+        .map(|(i, _)| i)
+        .collect();
+    assert!(
+        (1..=bound).contains(&progress.len()),
+        "{} progress events",
+        progress.len()
+    );
+    let last = *progress.last().unwrap();
+    match &all[last] {
+        Event::RepoSyncProgress(p) => {
+            assert_eq!(p.progress["done"], 10_000);
+            assert_eq!(p.operation_id, id);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        matches!(all[last + 1], Event::RepoSyncFinished(_)),
+        "{:?}",
+        all[last + 1]
+    );
 }
 
 #[tokio::test]

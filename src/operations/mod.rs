@@ -20,7 +20,10 @@
 //!   ID is `finished-<operation id>`, the same ID the holder itself would
 //!   have used, so JetStream's duplicate window stores exactly one.
 //! - [`Running::progress`] stores the latest progress report in the
-//!   registry ([`OperationRecord`]), throttled.
+//!   registry ([`OperationRecord`]) and publishes it as a
+//!   `repo-sync-progress` / `repo-publish-progress` event, throttled (at
+//!   most one per interval, the last one always before the finished
+//!   event).
 //! - [`Operations::cancel`] asks a waiting operation never to start and a
 //!   running one to stop ([`Running::cancellation`]).
 //!
@@ -64,7 +67,7 @@ use crate::bus::{
     Bus, PublishAck, PublishError, PublishOperation, PublishOptions, PublishReport, Publisher,
     SyncOperation, SyncReport,
 };
-use crate::events::PulpResult;
+use crate::events::{PulpResult, RepoPublishProgress, RepoSyncProgress};
 use crate::{ResourceId, Timestamp};
 
 /// The default lease: a holder that stops renewing loses its reservation
@@ -1392,11 +1395,39 @@ async fn send_progress(inner: &Inner, progress: &ProgressState) {
     if seq == 0 || seq <= progress.sent.load(Ordering::SeqCst) {
         return;
     }
+    let event = {
+        let record = &inner.record.lock().await.0;
+        let body = match &report {
+            Some(Value::Object(map)) => map.clone(),
+            Some(other) => {
+                let mut map = serde_json::Map::new();
+                map.insert("value".into(), other.clone());
+                map
+            }
+            None => serde_json::Map::new(),
+        };
+        match record.kind {
+            OperationKind::Sync => crate::Event::from(RepoSyncProgress::new(
+                record.repo_id.clone(),
+                inner.id.clone(),
+                body,
+            )),
+            OperationKind::Publish => crate::Event::from(RepoPublishProgress::new(
+                record.repo_id.clone(),
+                record.component_id.clone(),
+                inner.id.clone(),
+                body,
+            )),
+        }
+    };
     match inner.update_record(|r| r.progress = report, None).await {
         Ok(()) => {
             progress.sent.store(seq, Ordering::SeqCst);
             metrics::counter!("repobus_operations_progress_reports_total").increment(1);
         }
         Err(e) => tracing::warn!(operation = %inner.id, "progress not stored: {e}"),
+    }
+    if let Err(e) = inner.ops.publisher.publish(&event).await {
+        tracing::warn!(operation = %inner.id, "progress event not published: {e}");
     }
 }

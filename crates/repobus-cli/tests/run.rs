@@ -528,7 +528,25 @@ async fn progress_is_throttled_output_passes_through_and_the_final_report_is_use
         with_progress <= bound,
         "{with_progress} progress writes in {elapsed:?} (bound {bound})"
     );
-    let finished = events(&bus).await.into_iter().find_map(|e| match e {
+    let all = events(&bus).await;
+    let progress: Vec<&repobus::events::RepoSyncProgress> = all
+        .iter()
+        .filter_map(|e| match e {
+            Event::RepoSyncProgress(p) => Some(p),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        (1..=bound).contains(&progress.len()),
+        "{} progress events for 10,000 reports in {elapsed:?} (bound {bound})",
+        progress.len()
+    );
+    assert_eq!(progress.last().unwrap().progress["done"], 10000);
+    assert!(
+        matches!(all.last(), Some(Event::RepoSyncFinished(_))),
+        "the finished event comes after the last progress event"
+    );
+    let finished = all.into_iter().find_map(|e| match e {
         Event::RepoSyncFinished(f) => Some(f),
         _ => None,
     });
