@@ -6,6 +6,7 @@
 //! | `POST /v1/events/{type}` | bearer token | publish one event; body = the wire body; `202` |
 //! | `GET /v1/events?filters=...` | bearer token | search the history (see [`repobus::history`]) |
 //! | `POST /v1/pulp2` | basic auth | what Pulp 2's http notifier POSTs; `200` |
+//! | `POST /v1/operations`, `GET /v1/operations[/{id}]`, `POST /v1/operations/{id}/lease\|progress\|finish\|cancel` | bearer token | reservations, progress and cancellation ([`repobus::operations`]) |
 //! | `GET /healthz` | anyone | the process is up |
 //! | `GET /readyz` | anyone | NATS connected and the stream reachable |
 //!
@@ -33,6 +34,8 @@
 //! wrong credentials, with `WWW-Authenticate`), 404 (unknown type or
 //! route), 413 (body over the limit), 422 (NATS refused the event for good)
 //! or 503 (NATS cannot take the event or answer the search).
+
+mod operations;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -163,6 +166,48 @@ pub const ROUTES: &[Route] = &[
         handler: |m| on(m, post_pulp2),
     },
     Route {
+        method: Method::POST,
+        path: "/v1/operations",
+        access: Access::Bearer,
+        handler: |m| on(m, operations::post_operation),
+    },
+    Route {
+        method: Method::GET,
+        path: "/v1/operations",
+        access: Access::Bearer,
+        handler: |m| on(m, operations::get_operations),
+    },
+    Route {
+        method: Method::GET,
+        path: "/v1/operations/{id}",
+        access: Access::Bearer,
+        handler: |m| on(m, operations::get_operation),
+    },
+    Route {
+        method: Method::POST,
+        path: "/v1/operations/{id}/lease",
+        access: Access::Bearer,
+        handler: |m| on(m, operations::post_lease),
+    },
+    Route {
+        method: Method::POST,
+        path: "/v1/operations/{id}/progress",
+        access: Access::Bearer,
+        handler: |m| on(m, operations::post_progress),
+    },
+    Route {
+        method: Method::POST,
+        path: "/v1/operations/{id}/finish",
+        access: Access::Bearer,
+        handler: |m| on(m, operations::post_finish),
+    },
+    Route {
+        method: Method::POST,
+        path: "/v1/operations/{id}/cancel",
+        access: Access::Bearer,
+        handler: |m| on(m, operations::post_cancel),
+    },
+    Route {
         method: Method::GET,
         path: "/healthz",
         access: Access::Public,
@@ -180,6 +225,7 @@ pub const ROUTES: &[Route] = &[
 struct AppState {
     publisher: Publisher,
     config: Arc<ServiceConfig>,
+    operations: operations::OperationsState,
 }
 
 /// The service's routes over `publisher`, as an axum [`Router`] to serve or
@@ -208,6 +254,7 @@ pub fn router(publisher: Publisher, config: ServiceConfig) -> Router {
     let state = AppState {
         publisher,
         config: Arc::new(config),
+        operations: operations::OperationsState::default(),
     };
     let group = |access: Access| {
         ROUTES

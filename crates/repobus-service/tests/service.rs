@@ -393,6 +393,7 @@ async fn bearer_token_is_required_when_configured() {
 /// A concrete path for a route's pattern (its path parameters filled in).
 fn concrete(path: &str) -> String {
     path.replace("{type}", "repo-sync-started")
+        .replace("{id}", "0123456789abcdef")
 }
 
 /// The `Authorization` values a route's group accepts, and a wrong one of
@@ -502,7 +503,13 @@ async fn every_protected_route_answers_401_without_its_credentials() {
             .header("Authorization", credentials(route.access).0)
             .json(&body_for(route.access));
         let (status, _, answer) = send(&what, request).await;
-        assert!((200..300).contains(&status), "{what}: {status} {answer}");
+        if route.path.starts_with("/v1/operations") {
+            // These need a claim or an existing operation: past the layer
+            // is any answer but 401.
+            assert_ne!(status, 401, "{what}: {answer}");
+        } else {
+            assert!((200..300).contains(&status), "{what}: {status} {answer}");
+        }
     }
     service.stop().await;
 }
