@@ -679,7 +679,8 @@ impl Operations {
 
     /// Every operation in the registry: waiting, running and recently
     /// finished, oldest request first. Publishes the finished event of any
-    /// running operation whose lease lapsed.
+    /// running operation whose lease lapsed (and marks a waiting one whose
+    /// lease lapsed finished).
     ///
     /// # Examples
     ///
@@ -700,7 +701,7 @@ impl Operations {
         let mut records = Vec::new();
         for id in ids {
             if let Some((record, _)) = self.read_record(&id).await? {
-                if record.state == OperationState::Running {
+                if record.state != OperationState::Finished {
                     if let Some(swept) = self.sweep(&id).await? {
                         records.push(swept);
                         continue;
@@ -729,7 +730,7 @@ impl Operations {
             return Ok(None);
         }
         match self.read_record(id).await? {
-            Some((record, _)) if record.state == OperationState::Running => {
+            Some((record, _)) if record.state != OperationState::Finished => {
                 Ok(Some(self.sweep(id).await?.unwrap_or(record)))
             }
             other => Ok(other.map(|(r, _)| r)),
@@ -1207,7 +1208,12 @@ async fn wait_for_grant(inner: &Arc<Inner>, timeout: Option<Duration>) -> Result
                 // abandoned operation if nobody did yet.
                 claims.remove(id);
                 if id != inner.id {
-                    ops.sweep(id).await?;
+                    if let Err(e) = ops.sweep(id).await {
+                        tracing::warn!(
+                            operation = id,
+                            "cannot finish the abandoned operation yet: {e}"
+                        );
+                    }
                 }
             }
         }

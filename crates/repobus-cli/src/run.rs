@@ -195,21 +195,33 @@ pub async fn run(args: RunArgs, nats: NatsArgs) -> Result<ExitCode, CliError> {
     let waiting = operations.request(request).await?;
     let id = waiting.id().to_owned();
     eprintln!("repobus run: operation {id} waiting for its reservations");
-    let running = tokio::select! {
-        r = waiting.wait(common.wait_timeout) => match r {
-            Ok(running) => running,
-            Err(e @ (WaitError::Canceled(_) | WaitError::Timeout { .. } | WaitError::LeaseLost(_))) => {
-                eprintln!("repobus run: {e}; the command was not run");
-                bus.publisher().close().await;
-                return Ok(ExitCode::FAILURE);
+    let mut wait = std::pin::pin!(waiting.wait(common.wait_timeout));
+    let mut interrupted = false;
+    let outcome = loop {
+        tokio::select! {
+            r = &mut wait => break r,
+            _ = terminated(), if !interrupted => {
+                // Cancel our own claim: it is released and never starts.
+                interrupted = true;
+                if let Err(e) = operations.cancel(&id).await {
+                    eprintln!("repobus run: cannot withdraw the claim ({e}); it lapses with its lease");
+                    return Ok(ExitCode::from(130));
+                }
             }
-            Err(WaitError::Operations(e)) => return Err(e.into()),
-        },
-        _ = terminated() => {
-            // The claim lapses with its lease; the registry records it.
-            eprintln!("repobus run: interrupted while waiting; the command was not run");
-            return Ok(ExitCode::from(130));
         }
+    };
+    let running = match outcome {
+        Ok(running) => running,
+        Err(e @ (WaitError::Canceled(_) | WaitError::Timeout { .. } | WaitError::LeaseLost(_))) => {
+            eprintln!("repobus run: {e}; the command was not run");
+            bus.publisher().close().await;
+            return Ok(if interrupted {
+                ExitCode::from(130)
+            } else {
+                ExitCode::FAILURE
+            });
+        }
+        Err(WaitError::Operations(e)) => return Err(e.into()),
     };
 
     // The progress pipe: the command writes to its end, fd number in the env.

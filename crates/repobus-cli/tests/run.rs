@@ -439,6 +439,33 @@ async fn cancel_stops_a_running_command_and_a_waiting_one_never_starts() {
         .await
         .remove(0)
         .id;
+    // `repobus operations` lists both, with their states and resources.
+    let (code, stdout, stderr) = output(run_command(nats.url(), &["operations"])).await;
+    assert_eq!(code, 0, "{stderr}");
+    let listed: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let state_of = |id: &str| {
+        listed
+            .iter()
+            .find(|r| r["id"] == id)
+            .map(|r| (r["state"].clone(), r["exclusive"].clone()))
+    };
+    assert_eq!(
+        state_of(&holder_id),
+        Some((
+            serde_json::json!("running"),
+            serde_json::json!(["repo:f17"])
+        ))
+    );
+    assert_eq!(
+        state_of(&waiter_id),
+        Some((
+            serde_json::json!("waiting"),
+            serde_json::json!(["repo:f17"])
+        ))
+    );
 
     let (code, stdout, stderr) = output(run_command(nats.url(), &["cancel", &waiter_id])).await;
     assert_eq!(code, 0, "{stderr}");
@@ -642,4 +669,48 @@ async fn bad_input_exits_2_with_a_clear_message_and_reserves_nothing() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(stdout, "", "nothing was reserved");
     assert!(events(&bus).await.is_empty());
+}
+
+#[tokio::test]
+async fn sigterm_to_a_waiting_run_withdraws_its_claim_and_runs_nothing() {
+    let nats = server().await;
+    let bus = connect(&nats).await;
+    let ops = Operations::open(&bus).await.unwrap();
+    let holder = tokio::spawn(output(run_command(
+        nats.url(),
+        &["run", "sync", "f17", "--", "sleep", "2"],
+    )));
+    wait_for_state(&ops, OperationState::Running, 1).await;
+    let waiter = run_command(nats.url(), &["run", "sync", "f17", "--", "true"])
+        .spawn()
+        .unwrap();
+    let waiter_id = wait_for_state(&ops, OperationState::Waiting, 1)
+        .await
+        .remove(0)
+        .id;
+    let pid = waiter.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = within(10, "waiter", waiter.wait_with_output())
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let record = ops.get(&waiter_id).await.unwrap().unwrap();
+    assert_eq!(record.state, OperationState::Finished);
+    assert!(record.started.is_none());
+    let (code, _, stderr) = within(10, "holder", holder).await.unwrap();
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        timeline(&events(&bus).await).len(),
+        2,
+        "only the holder ran"
+    );
 }
