@@ -404,6 +404,7 @@ pub struct Operations {
     bus: Bus,
     publisher: Publisher,
     kv: kv::Store,
+    stream: async_nats::jetstream::stream::Stream,
     bucket: String,
     retention: Duration,
     progress_interval: Duration,
@@ -482,10 +483,15 @@ impl Operations {
                     }
                 })?,
         };
+        let stream = js
+            .get_stream(format!("KV_{bucket}"))
+            .await
+            .map_err(|e| nats_error(&bucket, "opening the bucket's stream", e))?;
         Ok(Operations {
             bus: bus.clone(),
             publisher: bus.publisher(),
             kv,
+            stream,
             bucket,
             retention: DEFAULT_RETENTION,
             progress_interval: DEFAULT_PROGRESS_INTERVAL,
@@ -574,6 +580,29 @@ impl Operations {
             .await
             .map_err(|e| nats_error(&self.bucket, key, e))?;
         Ok(ack.sequence)
+    }
+
+    /// A watch of every claim, latest value per key first, then live (an
+    /// ordered consumer; [`ConsumerCleanup`] deletes it when the wait
+    /// ends, rather than leaving it to the server's 30 s inactivity
+    /// threshold, which lets thousands pile up at high operation rates).
+    async fn watch_claims(
+        &self,
+    ) -> Result<async_nats::jetstream::consumer::push::Ordered, OperationsError> {
+        use async_nats::jetstream::consumer::{push, DeliverPolicy, ReplayPolicy};
+        self.stream
+            .create_consumer(push::OrderedConfig {
+                deliver_subject: self.bus.client().new_inbox(),
+                filter_subject: format!("$KV.{}.claim.>", self.bucket),
+                deliver_policy: DeliverPolicy::LastPerSubject,
+                replay_policy: ReplayPolicy::Instant,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| nats_error(&self.bucket, "watching claims", e))?
+            .messages()
+            .await
+            .map_err(|e| nats_error(&self.bucket, "watching claims", e))
     }
 
     async fn read_record(
@@ -959,23 +988,36 @@ impl Inner {
         }
     }
 
+    /// Watches `cancel.<id>` with a plain core subscription to the KV
+    /// subject (no consumer on the server), after a first read of the key.
     fn spawn_cancel_watch(self: &Arc<Self>) {
         let weak = Arc::downgrade(self);
+        let client = self.ops.bus.client().clone();
         let kv = self.ops.kv.clone();
         let key = cancel_key(&self.id);
+        let subject = format!("$KV.{}.{}", self.ops.bucket, key);
         let task = tokio::spawn(async move {
-            let Ok(mut watch) = kv.watch_with_history(&key).await else {
+            let Ok(mut subscription) = client.subscribe(subject).await else {
                 return;
             };
-            while let Some(entry) = watch.next().await {
-                if let Ok(entry) = entry {
-                    if entry.operation == kv::Operation::Put {
-                        if let Some(inner) = weak.upgrade() {
-                            inner.stop(StopReason::Canceled);
-                        }
+            let already = matches!(kv.get(&key).await, Ok(Some(_)));
+            if !already {
+                loop {
+                    let Some(message) = subscription.next().await else {
                         return;
+                    };
+                    let deleted = message
+                        .headers
+                        .as_ref()
+                        .and_then(|h| h.get("KV-Operation"))
+                        .is_some();
+                    if !deleted {
+                        break;
                     }
                 }
+            }
+            if let Some(inner) = weak.upgrade() {
+                inner.stop(StopReason::Canceled);
             }
         });
         if let Ok(mut tasks) = self.tasks.lock() {
@@ -1155,11 +1197,12 @@ impl Waiting {
 
 async fn wait_for_grant(inner: &Arc<Inner>, timeout: Option<Duration>) -> Result<(), WaitError> {
     let ops = &inner.ops;
-    let mut watch = ops
-        .kv
-        .watch_with_history("claim.>")
-        .await
-        .map_err(|e| nats_error(&ops.bucket, "watching claims", e))?;
+    let mut watch = ops.watch_claims().await?;
+    let mut cleanup = ConsumerCleanup {
+        stream: ops.stream.clone(),
+        name: None,
+    };
+    let key_prefix = format!("$KV.{}.", ops.bucket);
     let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
     let begun = Instant::now();
     let mut claims = Claims::default();
@@ -1189,17 +1232,33 @@ async fn wait_for_grant(inner: &Arc<Inner>, timeout: Option<Duration>) -> Result
         let Some(entry) = entry else {
             return Err(nats_error(&ops.bucket, "watching claims", "the watch ended").into());
         };
-        let entry = entry.map_err(|e| nats_error(&ops.bucket, "watching claims", e))?;
-        let Some(id) = entry.key.strip_prefix("claim.") else {
+        let message = entry.map_err(|e| nats_error(&ops.bucket, "watching claims", e))?;
+        let Some(id) = message
+            .subject
+            .as_str()
+            .strip_prefix(&key_prefix)
+            .and_then(|k| k.strip_prefix("claim."))
+            .map(str::to_owned)
+        else {
             continue;
         };
-        match entry.operation {
+        let id = id.as_str();
+        let revision = match message.info() {
+            Ok(info) => {
+                if cleanup.name.as_deref() != Some(info.consumer) {
+                    cleanup.name = Some(info.consumer.to_owned());
+                }
+                info.stream_sequence
+            }
+            Err(_) => 0,
+        };
+        match entry_operation(message.headers.as_ref()) {
             kv::Operation::Put => {
-                if let Ok(claim) = serde_json::from_slice::<Claim>(&entry.value) {
+                if let Ok(claim) = serde_json::from_slice::<Claim>(&message.payload) {
                     if claim.id == inner.id {
                         seen_mine = true;
                     }
-                    claims.insert(claim, entry.revision);
+                    claims.insert(claim, revision);
                 }
             }
             kv::Operation::Delete => claims.remove(id),
@@ -1223,6 +1282,44 @@ async fn wait_for_grant(inner: &Arc<Inner>, timeout: Option<Duration>) -> Result
         if seen_mine && claims.may_run(&inner.id) {
             return Ok(());
         }
+    }
+}
+
+/// Deletes the claims watch's consumer when the wait ends.
+struct ConsumerCleanup {
+    stream: async_nats::jetstream::stream::Stream,
+    name: Option<String>,
+}
+
+impl Drop for ConsumerCleanup {
+    fn drop(&mut self) {
+        if let (Some(name), Ok(handle)) = (self.name.take(), tokio::runtime::Handle::try_current())
+        {
+            let stream = self.stream.clone();
+            handle.spawn(async move {
+                let _ = stream.delete_consumer(&name).await;
+            });
+        }
+    }
+}
+
+/// What a KV message is: its `KV-Operation` header, or the reason of a
+/// server marker (`MaxAge` when a TTL lapsed), else a put.
+fn entry_operation(headers: Option<&HeaderMap>) -> kv::Operation {
+    let Some(headers) = headers else {
+        return kv::Operation::Put;
+    };
+    if let Some(op) = headers.get("KV-Operation") {
+        return match op.as_str() {
+            "DEL" => kv::Operation::Delete,
+            "PURGE" => kv::Operation::Purge,
+            _ => kv::Operation::Put,
+        };
+    }
+    match headers.get("Nats-Marker-Reason").map(|r| r.as_str()) {
+        Some("MaxAge") | Some("Purge") => kv::Operation::Purge,
+        Some("Remove") => kv::Operation::Delete,
+        _ => kv::Operation::Put,
     }
 }
 
