@@ -369,3 +369,31 @@ async fn renewal_keeps_the_ttl_so_a_renewed_claim_still_lapses() {
         .expect("granted");
     running.finish(Finish::Canceled).await.unwrap();
 }
+
+#[tokio::test]
+async fn operations_leave_no_consumers_behind_on_the_server() {
+    let nats = server().await;
+    let bus = connect(&nats).await;
+    let ops = open(&bus).await;
+    for _ in 0..40 {
+        let running = granted(request(&ops, sync("f17")).await).await;
+        running.finish(Finish::Canceled).await.expect("finish");
+    }
+    let mut stream = bus
+        .jetstream()
+        .get_stream(format!("KV_{}", ops.bucket()))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let consumers = stream.info().await.unwrap().state.consumer_count;
+        if consumers <= 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{consumers} consumers left on the bucket after 40 operations"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
