@@ -714,3 +714,35 @@ async fn sigterm_to_a_waiting_run_withdraws_its_claim_and_runs_nothing() {
         "only the holder ran"
     );
 }
+
+#[tokio::test]
+async fn operations_watch_prints_each_change_as_a_json_line() {
+    use tokio::io::AsyncBufReadExt;
+    let nats = server().await;
+    let mut watch = run_command(nats.url(), &["operations", "--watch"])
+        .spawn()
+        .unwrap();
+    let stdout = watch.stdout.take().unwrap();
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    // Let the watcher open the bucket before the operation runs.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (code, _, stderr) = output(run_command(
+        nats.url(),
+        &["run", "sync", "f17", "--", "sleep", "1.5"],
+    ))
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    let mut states = Vec::new();
+    while !states.contains(&"finished".to_owned()) {
+        let line = within(10, "watch line", lines.next_line())
+            .await
+            .unwrap()
+            .expect("a line");
+        let record: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(record["repo_id"], "f17");
+        states.push(record["state"].as_str().unwrap().to_owned());
+    }
+    assert!(states.contains(&"running".to_owned()), "{states:?}");
+    watch.start_kill().unwrap();
+    let _ = watch.wait().await;
+}
