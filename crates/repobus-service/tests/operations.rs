@@ -210,7 +210,10 @@ async fn cancel_over_http_and_bad_input_is_400_with_nothing_reserved() {
             json!({"kind": "sync", "repo_id": "f17", "bogus": 1}),
             "bogus",
         ),
-        (json!({"kind": "delete", "repo_id": "f17"}), "unknown variant `delete`"),
+        (
+            json!({"kind": "delete", "repo_id": "f17"}),
+            "unknown variant `delete`",
+        ),
     ];
     for (body, expected) in bad_bodies {
         let (status, answer) = call(
