@@ -26,6 +26,8 @@ macro_rules! with_event_types {
             RepoPublishFinished = "repo-publish-finished",
             BuildChrootStarted = "build-chroot-started",
             BuildChrootEnded = "build-chroot-ended",
+            RepoSyncProgress = "repo-sync-progress",
+            RepoPublishProgress = "repo-publish-progress",
         }
     };
 }

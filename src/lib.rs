@@ -2,8 +2,10 @@
 //!
 //! Typed Pulp repository events and Copr build events on NATS.
 //!
-//! repobus carries six event types, each with its original system's wire
-//! body unchanged, so existing Pulp and Copr consumers keep working:
+//! repobus carries the six event types of Pulp 2 and Copr, each with its
+//! original system's wire body unchanged, so existing Pulp and Copr
+//! consumers keep working, plus the progress reports of running
+//! operations ([`operations`]):
 //!
 //! | type | body |
 //! | --- | --- |
@@ -13,6 +15,8 @@
 //! | `repo-publish-finished` | Pulp 2's publish result document |
 //! | `build-chroot-started` | Copr's fedmsg-era `copr.build.start` body |
 //! | `build-chroot-ended` | Copr's fedmsg-era `copr.build.end` body |
+//! | `repo-sync-progress` | `{"repo_id", "operation_id", "progress"}` (Pulp 2's `set_progress` report) |
+//! | `repo-publish-progress` | `{"repo_id", "distributor_id", "operation_id", "progress"}` |
 //!
 //! [`Event::decode`] validates a body against the type's JSON Schema
 //! ([`schema`]) and returns a typed [`Event`] whose accessors answer what
@@ -44,6 +48,8 @@
 //! | questions of the past | [`history`] with [`criteria`] and [`iso8601`] |
 //!
 //! [`inspect`] reads captured messages, [`schema_files`] writes `schemas/`.
+//! [`operations`] reserves resources for syncs and publishes across
+//! processes, with progress and cancellation.
 
 #![warn(missing_docs)]
 
@@ -59,6 +65,7 @@ pub mod id;
 pub mod inspect;
 pub mod iso8601;
 mod json_path;
+pub mod operations;
 pub mod overview;
 mod percent;
 pub mod record;

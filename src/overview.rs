@@ -101,6 +101,9 @@ pub struct OperationState {
     /// How long the operation in progress has run (from its started
     /// event's time), in seconds.
     pub running_seconds: Option<i64>,
+    /// The latest `...-progress` report of the operation in progress
+    /// (`None` once a finished event is newer, or when it never reported).
+    pub last_progress: Latest,
 }
 
 impl OperationState {
@@ -112,6 +115,9 @@ impl OperationState {
         };
         let started = seq(&self.last_started);
         self.in_progress = started.is_some() && started > seq(&self.last_finished);
+        if !self.in_progress || seq(&self.last_progress) < started {
+            self.last_progress = None;
+        }
         self.running_seconds = if self.in_progress {
             self.last_started
                 .as_ref()
@@ -244,6 +250,8 @@ pub async fn repos(bus: &Bus) -> Result<Vec<RepoOverview>, OverviewError> {
             EventType::RepoSyncFinished => row.sync.last_finished = map,
             EventType::RepoPublishStarted => row.publish.last_started = map,
             EventType::RepoPublishFinished => row.publish.last_finished = map,
+            EventType::RepoSyncProgress => row.sync.last_progress = map,
+            EventType::RepoPublishProgress => row.publish.last_progress = map,
             EventType::BuildChrootStarted | EventType::BuildChrootEnded => {}
         }
     }
@@ -707,10 +715,12 @@ pub async fn event_at(bus: &Bus, seq: u64) -> Result<EventDetail, OverviewError>
 /// ```
 pub fn operation_of(event_type: EventType) -> Option<RepoOperation> {
     match event_type {
-        EventType::RepoSyncStarted | EventType::RepoSyncFinished => Some(RepoOperation::Sync),
-        EventType::RepoPublishStarted | EventType::RepoPublishFinished => {
-            Some(RepoOperation::Publish)
+        EventType::RepoSyncStarted | EventType::RepoSyncFinished | EventType::RepoSyncProgress => {
+            Some(RepoOperation::Sync)
         }
+        EventType::RepoPublishStarted
+        | EventType::RepoPublishFinished
+        | EventType::RepoPublishProgress => Some(RepoOperation::Publish),
         EventType::BuildChrootStarted | EventType::BuildChrootEnded => None,
     }
 }

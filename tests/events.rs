@@ -88,7 +88,7 @@ fn assert_rejected(t: EventType, body: &Value, path: &str, words: &[&str]) -> De
     e
 }
 
-const PULP_ID_FIELDS: [(EventType, &[&str]); 4] = [
+const PULP_ID_FIELDS: [(EventType, &[&str]); 6] = [
     (EventType::RepoSyncStarted, &["repo_id"]),
     (
         EventType::RepoSyncFinished,
@@ -101,6 +101,11 @@ const PULP_ID_FIELDS: [(EventType, &[&str]); 4] = [
     (
         EventType::RepoPublishFinished,
         &["repo_id", "distributor_type_id", "distributor_id", "id"],
+    ),
+    (EventType::RepoSyncProgress, &["repo_id"]),
+    (
+        EventType::RepoPublishProgress,
+        &["repo_id", "distributor_id"],
     ),
 ];
 

@@ -16,7 +16,7 @@
 
 mod bulk;
 mod config;
-mod operation;
+pub(crate) mod operation;
 mod publisher;
 mod subscriber;
 

@@ -30,7 +30,7 @@ use std::panic::AssertUnwindSafe;
 use futures_util::FutureExt;
 use serde_json::{Map, Value};
 
-use super::publisher::{PublishAck, PublishError, Publisher};
+use super::publisher::{PublishAck, PublishError, PublishOptions, Publisher};
 use crate::events::{
     Event, Extra, Outcome, PublishResultsNs, PulpResult, RepoPublishFinished, RepoPublishStarted,
     RepoSyncFinished, RepoSyncStarted, SyncResultsNs,
@@ -167,20 +167,28 @@ struct Operation {
     kind: Kind,
     started: Timestamp,
     finished: bool,
+    /// The finished event's ID when the operation has one fixed in advance
+    /// (a reserved operation: `finished-<operation id>`, so that the holder
+    /// and a process publishing its abandonment store one event between
+    /// them); a fresh UUIDv7 otherwise.
+    finished_id: Option<String>,
 }
 
-struct Ending {
-    result: PulpResult,
-    counts: (u64, u64, u64),
-    summary: Value,
-    details: Value,
-    error_message: Option<String>,
-    exception: Option<String>,
-    traceback: Option<String>,
+/// How an operation ends: the result and what the finished event reports.
+/// Used by [`crate::operations`] to finish a reserved operation.
+#[derive(Debug, Clone)]
+pub(crate) struct Ending {
+    pub(crate) result: PulpResult,
+    pub(crate) counts: (u64, u64, u64),
+    pub(crate) summary: Value,
+    pub(crate) details: Value,
+    pub(crate) error_message: Option<String>,
+    pub(crate) exception: Option<String>,
+    pub(crate) traceback: Option<String>,
 }
 
 impl Ending {
-    fn bare(result: PulpResult) -> Self {
+    pub(crate) fn bare(result: PulpResult) -> Self {
         Ending {
             result,
             counts: (0, 0, 0),
@@ -196,6 +204,12 @@ impl Ending {
 impl Operation {
     fn finished_event(&self, ending: Ending) -> Event {
         let id = uuid::Uuid::now_v7().simple().to_string();
+        let id = self
+            .finished_id
+            .as_deref()
+            .and_then(|f| f.strip_prefix("finished-"))
+            .map(str::to_owned)
+            .unwrap_or(id);
         let outcome = Outcome {
             // A 32-digit hex string is always a valid resource ID.
             id: ResourceId::new(id).unwrap_or_else(|_| self.repo_id.clone()),
@@ -240,7 +254,11 @@ impl Operation {
     async fn end(mut self, ending: Ending) -> Result<PublishAck, PublishError> {
         self.finished = true;
         let event = self.finished_event(ending);
-        self.publisher.publish(&event).await
+        let options = PublishOptions {
+            id: self.finished_id.clone(),
+            ..PublishOptions::default()
+        };
+        self.publisher.publish_with(&event, options).await
     }
 }
 
@@ -484,7 +502,8 @@ impl Drop for Operation {
                 error_message: Some("the operation was dropped before it finished".into()),
                 ..Ending::bare(PulpResult::Canceled)
             });
-            self.publisher.publish_detached(event);
+            self.publisher
+                .publish_detached_with(event, self.finished_id.clone());
         }
     }
 }
@@ -534,6 +553,7 @@ impl Publisher {
                 },
                 started,
                 finished: false,
+                finished_id: None,
             }
             .counted(),
         ))
@@ -574,6 +594,7 @@ impl Publisher {
                 },
                 started,
                 finished: false,
+                finished_id: None,
             }
             .counted(),
         ))
@@ -701,4 +722,62 @@ where
             Err(OperationError::Panicked(message))
         }
     }
+}
+
+/// What [`crate::operations`] needs of the guards: start with a fixed
+/// started time and finished-event ID, and end with any [`Ending`].
+impl SyncOperation {
+    pub(crate) fn set_finished_id(&mut self, id: String) {
+        self.0.finished_id = Some(id);
+    }
+
+    pub(crate) async fn end_with(self, ending: Ending) -> Result<PublishAck, PublishError> {
+        self.0.end(ending).await
+    }
+}
+
+impl PublishOperation {
+    pub(crate) fn set_finished_id(&mut self, id: String) {
+        self.0.finished_id = Some(id);
+    }
+
+    pub(crate) async fn end_with(self, ending: Ending) -> Result<PublishAck, PublishError> {
+        self.0.end(ending).await
+    }
+}
+
+/// The finished event of an operation that never got to finish itself
+/// (its holder stopped renewing its reservation): built from the details
+/// kept in the operation registry.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn orphan_finished_event(
+    publisher: &Publisher,
+    repo_id: ResourceId,
+    sync: bool,
+    type_id: ResourceId,
+    id: ResourceId,
+    started: Timestamp,
+    finished_id: String,
+    ending: Ending,
+) -> Event {
+    let op = Operation {
+        publisher: publisher.clone(),
+        repo_id,
+        kind: if sync {
+            Kind::Sync {
+                importer_type_id: type_id,
+                importer_id: id,
+            }
+        } else {
+            Kind::Publish {
+                distributor_type_id: type_id,
+                distributor_id: id,
+            }
+        },
+        started,
+        // Nothing is owed by this value: it only builds the event.
+        finished: true,
+        finished_id: Some(finished_id),
+    };
+    op.finished_event(ending)
 }

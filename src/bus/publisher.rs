@@ -492,7 +492,12 @@ impl Publisher {
 
     /// Publishes in the background (used where no one can await, such as a
     /// guard's `Drop`); [`Publisher::close`] waits for it.
-    pub(crate) fn publish_detached(&self, event: Event) {
+    /// `id` is the event's ID (a fresh UUIDv7 when `None`).
+    pub(crate) fn publish_detached_with(&self, event: Event, id: Option<String>) {
+        let options = PublishOptions {
+            id,
+            ..PublishOptions::default()
+        };
         let publisher = self.clone();
         let spawn = tokio::runtime::Handle::try_current();
         match spawn {
@@ -505,7 +510,7 @@ impl Publisher {
                             tracing::error!(summary = %event, "publisher closed; event not published");
                             return;
                         };
-                        if let Err(e) = publisher.send(&event, &PublishOptions::default()).await {
+                        if let Err(e) = publisher.send(&event, &options).await {
                             tracing::error!(error = %e, summary = %event, "background publish failed");
                         }
                     },

@@ -22,6 +22,7 @@
 
 mod copr;
 mod describe;
+mod progress;
 mod pulp;
 pub mod wire;
 
@@ -37,6 +38,9 @@ pub use copr::{
     CoprStatus,
 };
 pub use describe::Description;
+pub use progress::{
+    RepoPublishProgress, RepoPublishProgressDetails, RepoSyncProgress, RepoSyncProgressDetails,
+};
 pub use pulp::{
     Outcome, OutcomeDetails, PublishResultsNs, PulpResult, RepoPublishFinished,
     RepoPublishFinishedDetails, RepoPublishStarted, RepoPublishStartedDetails, RepoSyncFinished,

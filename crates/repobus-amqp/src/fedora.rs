@@ -21,7 +21,8 @@
 //! `copr.build.end`); the Pulp events use the classes of the
 //! `repobus-messages` Python package in this repository, on the topics
 //! `pulp.repo.sync.start`, `pulp.repo.sync.finish`, `pulp.repo.publish.start`
-//! and `pulp.repo.publish.finish`.
+//! and `pulp.repo.publish.finish`, and the progress reports on
+//! `pulp.repo.sync.progress` and `pulp.repo.publish.progress`.
 
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
@@ -48,6 +49,8 @@ pub fn topic(event_type: EventType) -> &'static str {
         EventType::RepoSyncFinished => "pulp.repo.sync.finish",
         EventType::RepoPublishStarted => "pulp.repo.publish.start",
         EventType::RepoPublishFinished => "pulp.repo.publish.finish",
+        EventType::RepoSyncProgress => "pulp.repo.sync.progress",
+        EventType::RepoPublishProgress => "pulp.repo.publish.progress",
         EventType::BuildChrootStarted => "copr.build.start",
         EventType::BuildChrootEnded => "copr.build.end",
     }

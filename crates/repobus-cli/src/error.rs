@@ -73,6 +73,12 @@ pub enum CliError {
     /// The local nats-server could not be started.
     #[error(transparent)]
     LocalNats(#[from] LocalNatsError),
+    /// The operations bucket failed.
+    #[error(transparent)]
+    Operations(#[from] repobus::operations::OperationsError),
+    /// An operation could not be canceled.
+    #[error(transparent)]
+    Cancel(#[from] repobus::operations::CancelError),
     /// Reading input, writing output, or another I/O step failed.
     #[error("{context}: {source}")]
     Io {

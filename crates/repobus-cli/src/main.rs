@@ -8,8 +8,10 @@ mod criteria_args;
 mod error;
 mod inspect;
 mod nats;
+mod operations;
 mod publish;
 mod relay;
+mod run;
 mod schedule;
 mod schemas;
 mod search;
@@ -66,12 +68,22 @@ enum Command {
         #[command(subcommand)]
         command: bridge::BridgeCommand,
     },
-
     /// Manage webhook endpoints (add, list, show, remove, enable, disable, replay, attempts).
     #[command(subcommand)]
     Webhooks(webhooks::WebhooksCommand),
     /// Run the webhook relay alone (it also runs inside `serve`).
     Relay(relay::RelayArgs),
+    /// Run a command as a sync or publish that reserves its repository
+    /// (and other resources), reports progress and can be canceled; exits
+    /// with the command's exit status.
+    Run(run::RunArgs),
+    /// List waiting, running and recently finished operations (JSON lines).
+    Operations(operations::OperationsArgs),
+    /// Cancel a waiting or running operation.
+    Cancel {
+        /// The operation ID (from `repobus operations` or REPOBUS_OPERATION_ID).
+        operation_id: String,
+    },
     /// Print the next runs of an ISO 8601 schedule (PT1H, R5/2007-07-05T23:16Z/P1D, ...).
     Schedule {
         /// The schedule: `[Rn/][start/]duration`.
@@ -114,9 +126,11 @@ fn main() -> ExitCode {
         Command::Tail(args) => block_on(tail::run(args, cli.nats)),
         Command::Search(args) => block_on(search::run(args, cli.nats)),
         Command::Bridge { command } => block_on(bridge::run(command, cli.nats)),
-
         Command::Webhooks(command) => block_on(webhooks::run(command, cli.nats)),
         Command::Relay(args) => block_on(relay::run(args, cli.nats)),
+        Command::Run(args) => block_on(run::run(args, cli.nats)),
+        Command::Operations(args) => block_on(operations::list(args, cli.nats)),
+        Command::Cancel { operation_id } => block_on(operations::cancel(operation_id, cli.nats)),
     };
     match result {
         Ok(code) => code,

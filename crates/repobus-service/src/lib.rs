@@ -9,6 +9,7 @@
 //! | `GET /v1/stream` | read credentials | live events as server-sent events, resumable with `Last-Event-ID` |
 //! | `GET /`, `GET /assets/{file}` | anyone | the dashboard page (it holds no data; its API calls need read credentials) |
 //! | `POST /v1/pulp2` | basic auth | what Pulp 2's http notifier POSTs; `200` |
+//! | `POST /v1/operations`, `GET /v1/operations[/{id}]`, `POST /v1/operations/{id}/lease\|progress\|finish\|cancel` | bearer token | reservations, progress and cancellation ([`repobus::operations`]) |
 //! | `GET /healthz` | anyone | the process is up |
 //! | `GET /readyz` | anyone | NATS connected and the stream reachable |
 //! | `GET /metrics` | anyone | Prometheus metrics ([`metrics`]) |
@@ -38,6 +39,8 @@
 //! wrong credentials, with `WWW-Authenticate`), 404 (unknown type or
 //! route), 413 (body over the limit), 422 (NATS refused the event for good)
 //! or 503 (NATS cannot take the event or answer the search).
+
+mod operations;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -289,6 +292,48 @@ pub const ROUTES: &[Route] = &[
         handler: |m| on(m, webhooks::attempts),
     },
     Route {
+        method: Method::POST,
+        path: "/v1/operations",
+        access: Access::Bearer,
+        handler: |m| on(m, operations::post_operation),
+    },
+    Route {
+        method: Method::GET,
+        path: "/v1/operations",
+        access: Access::Bearer,
+        handler: |m| on(m, operations::get_operations),
+    },
+    Route {
+        method: Method::GET,
+        path: "/v1/operations/{id}",
+        access: Access::Bearer,
+        handler: |m| on(m, operations::get_operation),
+    },
+    Route {
+        method: Method::POST,
+        path: "/v1/operations/{id}/lease",
+        access: Access::Bearer,
+        handler: |m| on(m, operations::post_lease),
+    },
+    Route {
+        method: Method::POST,
+        path: "/v1/operations/{id}/progress",
+        access: Access::Bearer,
+        handler: |m| on(m, operations::post_progress),
+    },
+    Route {
+        method: Method::POST,
+        path: "/v1/operations/{id}/finish",
+        access: Access::Bearer,
+        handler: |m| on(m, operations::post_finish),
+    },
+    Route {
+        method: Method::POST,
+        path: "/v1/operations/{id}/cancel",
+        access: Access::Bearer,
+        handler: |m| on(m, operations::post_cancel),
+    },
+    Route {
         method: Method::GET,
         path: "/healthz",
         access: Access::Public,
@@ -324,6 +369,8 @@ struct AppState {
     shutdown: tokio::sync::watch::Receiver<bool>,
     /// The webhook endpoints' store, opened on first use.
     webhooks: Arc<webhooks::WebhookState>,
+    /// Operations claimed over HTTP, held for their clients.
+    operations: operations::OperationsState,
 }
 
 /// The service's routes over `publisher`, as an axum [`Router`] to serve or
@@ -369,6 +416,7 @@ fn router_with(
         publisher,
         config: Arc::new(config),
         shutdown,
+        operations: operations::OperationsState::default(),
     };
     let group = |access: Access| {
         ROUTES

@@ -153,7 +153,7 @@ pub(crate) fn api() -> utoipa::openapi::OpenApi {
     // Merge the other modules' documents here, one line each:
     api.merge(crate::views::DashboardApi::openapi());
     api.merge(crate::webhooks::WebhooksApi::openapi());
-    // api.merge(crate::operations::OperationsApi::openapi());
+    api.merge(crate::operations::OperationsApi::openapi());
     api
 }
 
