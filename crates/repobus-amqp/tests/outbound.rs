@@ -241,7 +241,10 @@ async fn pulp_events_reach_a_fedora_messaging_consumer_as_repobus_messages_class
             "repo-sync-started" => "repobus_messages.RepoSyncStartedV1",
             "repo-sync-finished" => "repobus_messages.RepoSyncFinishedV1",
             "repo-publish-started" => "repobus_messages.RepoPublishStartedV1",
-            _ => "repobus_messages.RepoPublishFinishedV1",
+            "repo-publish-finished" => "repobus_messages.RepoPublishFinishedV1",
+            "repo-sync-progress" => "repobus_messages.RepoSyncProgressV1",
+            "repo-publish-progress" => "repobus_messages.RepoPublishProgressV1",
+            other => panic!("no repobus_messages class expected for {other}"),
         };
         assert_eq!(message["class"], class, "{message}");
         assert_eq!(

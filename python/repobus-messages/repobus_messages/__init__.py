@@ -16,6 +16,8 @@ __all__ = [
     "RepoSyncFinishedV1",
     "RepoPublishStartedV1",
     "RepoPublishFinishedV1",
+    "RepoSyncProgressV1",
+    "RepoPublishProgressV1",
     "load_schema",
 ]
 
@@ -34,8 +36,42 @@ def _first_line(text):
     return line.rstrip()
 
 
+_U64_MAX = 2**64 - 1
+
+
+def _as_u64(value):
+    # serde_json's Value::as_u64: a non-negative integer that fits in a u64
+    # (not a bool, not a float such as 3.0).
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _U64_MAX:
+        return value
+    return None
+
+
+def _as_str(value):
+    # serde_json's Value::as_str.
+    return value if isinstance(value, str) else None
+
+
+def _describe(progress):
+    # repobus's progress::describe: ``message (done/total suffix)`` out of a
+    # report, as far as it has them.
+    if not isinstance(progress, dict):
+        progress = {}
+    message_text = _as_str(progress.get("message"))
+    out = (message_text if message_text is not None else "in progress")[:200]
+    done = _as_u64(progress.get("done"))
+    total = _as_u64(progress.get("total"))
+    if done is not None and total is not None:
+        out += f" ({done}/{total}"
+        suffix = _as_str(progress.get("suffix"))
+        if suffix is not None:
+            out += " " + suffix[:40]
+        out += ")"
+    return out
+
+
 class _PulpMessage(message.Message):
-    """What the four Pulp event classes share: Pulp's bodies name no user,
+    """What the Pulp event classes share: Pulp's bodies name no user,
     package or page, so those accessors answer nothing."""
 
     event_type = None
@@ -124,6 +160,32 @@ class RepoPublishStartedV1(_PulpMessage):
         )
 
 
+class _Progress(_PulpMessage):
+    """A progress report of a running operation (Pulp 2's ``set_progress``):
+    its severity is always info, like repobus's."""
+
+    @property
+    def operation_id(self):
+        """The operation (as ``repobus operations`` lists it)."""
+        return self.body.get("operation_id")
+
+    @property
+    def progress(self):
+        """The free-form report: ``message``, ``code``, ``state``, ``total``,
+        ``done``, ``suffix`` as far as the sender filled them in."""
+        return self.body.get("progress")
+
+    @property
+    def severity(self):
+        return message.INFO
+
+    @severity.setter
+    def severity(self, value):
+        # fedora-messaging's Message.__init__ may set a severity; progress is
+        # always info.
+        pass
+
+
 class RepoSyncFinishedV1(_Finished):
     """A repository sync finished (repobus ``repo-sync-finished``)."""
 
@@ -153,4 +215,34 @@ class RepoPublishFinishedV1(_Finished):
         return (
             f'Pulp repository "{self.repo_id}": publish by distributor '
             f'"{self.body.get("distributor_id")}" {self._tail()}.'
+        )
+
+
+class RepoSyncProgressV1(_Progress):
+    """The latest progress report of a running repository sync (repobus
+    ``repo-sync-progress``); the last one comes before ``repo-sync-finished``."""
+
+    topic = "pulp.repo.sync.progress"
+    event_type = "repo-sync-progress"
+    body_schema = load_schema(event_type)
+
+    @property
+    def summary(self):
+        return f'Pulp repository "{self.repo_id}": sync in progress: {_describe(self.progress)}.'
+
+
+class RepoPublishProgressV1(_Progress):
+    """The latest progress report of a running repository publish (repobus
+    ``repo-publish-progress``); the last one comes before
+    ``repo-publish-finished``."""
+
+    topic = "pulp.repo.publish.progress"
+    event_type = "repo-publish-progress"
+    body_schema = load_schema(event_type)
+
+    @property
+    def summary(self):
+        return (
+            f'Pulp repository "{self.repo_id}": publish by distributor '
+            f'"{self.body.get("distributor_id")}" in progress: {_describe(self.progress)}.'
         )
