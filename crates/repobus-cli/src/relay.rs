@@ -12,10 +12,10 @@ use crate::error::CliError;
 #[derive(Debug, Args)]
 pub struct RelayArgs {
     /// Deliver to loopback, link-local and private addresses for every endpoint.
-    #[arg(long)]
+    #[arg(long, env = "REPOBUS_ALLOW_PRIVATE_TARGETS")]
     pub allow_private_targets: bool,
     /// Disable an endpoint whose attempts have all failed for this long (e.g. 5d, 12h).
-    #[arg(long, default_value = "5d")]
+    #[arg(long, env = "REPOBUS_WEBHOOK_DISABLE_AFTER", default_value = "5d")]
     pub disable_after: String,
 }
 

@@ -66,7 +66,7 @@ pub struct ServeArgs {
     #[arg(long, env = "REPOBUS_DATA_DIR", default_value = ".repobus")]
     data_dir: PathBuf,
     /// Do not run the webhook relay in this process.
-    #[arg(long)]
+    #[arg(long, env = "REPOBUS_NO_RELAY")]
     no_relay: bool,
     #[command(flatten)]
     relay: crate::relay::RelayArgs,
