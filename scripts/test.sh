@@ -17,8 +17,9 @@ else
   echo "not root: the tests marked #[ignore = \"needs root ...\"] are skipped" >&2
   cargo test --workspace --locked
 fi
-# The library must not pull in the binary's or the service's stack.
-heavy="$(cargo tree -p repobus -e normal --prefix none --locked | grep -E '^(clap|axum|indicatif|tracing-subscriber|repobus-local|repobus-service) ' || true)"
+# The library must not pull in the binary's, the service's, the relay's or
+# the bridge's stack (an HTTP server or client, AMQP, an exporter).
+heavy="$(cargo tree -p repobus -e normal --prefix none --locked | grep -E '^(clap|axum|hyper|reqwest|lapin|indicatif|tracing-subscriber|metrics-exporter-prometheus|utoipa|repobus-local|repobus-service|repobus-webhooks|repobus-amqp) ' || true)"
 if [ -n "$heavy" ]; then
   echo "the repobus library depends on what only the binary should: $heavy" >&2
   exit 1
