@@ -3,12 +3,17 @@
 //! sequence as `id`, resumption after `Last-Event-ID` with no gap or
 //! repeat, the filters of `tail`, bad parameters, and a stalled client cut
 //! off after its bounded buffer while ingest and another client go on.
+//!
+//! This binary installs a global metrics recorder (in the stalled-client
+//! test): that test waits on the server's own count of slow clients it
+//! cut off. Nothing else here reads metrics.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use repobus::bus::Bus;
 use repobus_service::ServiceConfig;
 use repobus_testkit::*;
@@ -175,6 +180,63 @@ impl SseClient {
     }
 }
 
+/// The server's count of clients it cut off for not reading,
+/// `repobus_sse_disconnects_total{reason="slow"}`: the debugging
+/// recorder's snapshot swaps a counter to zero as it reads it, so the
+/// count is the sum of what the snapshots saw.
+struct SlowDisconnects {
+    snapshotter: Snapshotter,
+    count: u64,
+}
+
+impl SlowDisconnects {
+    /// Installs the global recorder (once per binary: only one test may
+    /// call this).
+    fn install() -> Self {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        recorder
+            .install()
+            .expect("the only recorder of this test binary");
+        SlowDisconnects {
+            snapshotter,
+            count: 0,
+        }
+    }
+
+    fn read(&mut self) -> u64 {
+        let delta: u64 = self
+            .snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .filter(|(key, _, _, _)| {
+                let key = key.key();
+                key.name() == "repobus_sse_disconnects_total"
+                    && key
+                        .labels()
+                        .any(|l| l.key() == "reason" && l.value() == "slow")
+            })
+            .map(|(_, _, _, value)| match value {
+                DebugValue::Counter(n) => n,
+                _ => 0,
+            })
+            .sum();
+        self.count += delta;
+        self.count
+    }
+
+    /// Waits (bounded) until the count reaches `want`.
+    async fn wait_for(&mut self, want: u64, secs: u64) {
+        within(secs, "the server to cut the stalled client off", async {
+            while self.read() < want {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+    }
+}
+
 async fn setup(config: ServiceConfig) -> (Nats, Bus, Service) {
     let nats = server().await;
     let bus = connect(&nats).await;
@@ -326,6 +388,7 @@ async fn bad_parameters_are_400_naming_the_problem() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_client_is_cut_off_and_slows_neither_ingest_nor_others() {
+    let mut slow = SlowDisconnects::install();
     let (_nats, bus, service) = setup(ServiceConfig {
         sse_buffer: 16,
         ..ServiceConfig::default()
@@ -366,6 +429,13 @@ async fn a_stalled_client_is_cut_off_and_slows_neither_ingest_nor_others() {
     let fast_seqs = within(120, "fast client", reader).await.unwrap();
     assert_eq!(fast_seqs, (1..=N).collect::<Vec<_>>());
 
+    // The stalled client stays stalled until the server cuts it off: the
+    // N events are more than its buffers (the channel, hyper's and the
+    // kernel's) hold, so its buffer stays full and STALL_TIMEOUT later the
+    // server gives up on it. (Reading as soon as the fast client is done
+    // would race that: on an idle machine ingest can finish first, and a
+    // client that reads again in time is only slow, not cut off.)
+    slow.wait_for(1, 60).await;
     // The stalled client now reads: it gets what was buffered, then the
     // server's end of the stream, well before all N.
     let mut seen = Vec::new();
@@ -392,6 +462,9 @@ async fn a_stalled_client_is_cut_off_and_slows_neither_ingest_nor_others() {
         .unwrap();
     let rest = resumed.take((N - last) as usize, 60).await;
     assert_eq!(seqs(&rest), (last + 1..=N).collect::<Vec<_>>());
+    // Only the stalled client was cut off: not the fast one, not the
+    // resumed one.
+    assert_eq!(slow.read(), 1, "clients cut off as slow");
     eprintln!(
         "{N} events ingested in {ingest:?} with a stalled SSE client; it was cut off after {} events",
         seen.len()
