@@ -74,6 +74,38 @@ use crate::{ResourceId, Timestamp};
 /// within 30 s.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 
+/// The longest lease: one day. A lease is how long a holder may go
+/// without renewing; NATS refuses per-message TTLs far beyond this (an
+/// unbounded lease would also keep a dead holder's reservation forever).
+pub const MAX_LEASE: Duration = Duration::from_secs(86_400);
+
+/// Checks a lease: a whole number of seconds from 1 s to [`MAX_LEASE`]
+/// (NATS TTLs are whole seconds). [`Operations::request`] applies it; the
+/// CLI's `--lease` and the HTTP API's `lease_seconds` share it.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use repobus::operations::{check_lease, MAX_LEASE};
+///
+/// assert!(check_lease(Duration::from_secs(30)).is_ok());
+/// assert!(check_lease(MAX_LEASE).is_ok());
+/// assert!(check_lease(Duration::ZERO).is_err());
+/// assert!(check_lease(Duration::from_millis(1500)).is_err());
+/// assert!(check_lease(MAX_LEASE + Duration::from_secs(1)).is_err());
+/// ```
+pub fn check_lease(lease: Duration) -> Result<(), OperationsError> {
+    if lease < Duration::from_secs(1) || lease > MAX_LEASE || lease.subsec_nanos() != 0 {
+        return Err(OperationsError::Invalid(format!(
+            "lease {:?}: a lease is a whole number of seconds from 1 s to {} s (NATS TTLs are whole seconds)",
+            lease,
+            MAX_LEASE.as_secs()
+        )));
+    }
+    Ok(())
+}
+
 /// How long finished operations stay in the registry by default.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(3600);
 
@@ -271,7 +303,8 @@ impl OperationRequest {
         self
     }
 
-    /// The lease (whole seconds, at least 1; 30 s by default).
+    /// The lease (whole seconds, from 1 s to [`MAX_LEASE`]; 30 s by
+    /// default; see [`check_lease`]).
     ///
     /// # Examples
     ///
@@ -318,12 +351,7 @@ impl OperationRequest {
 
     /// Checks what the server cannot: the lease.
     fn check(&self) -> Result<(), OperationsError> {
-        if self.lease < Duration::from_secs(1) || self.lease.subsec_nanos() != 0 {
-            return Err(OperationsError::Invalid(format!(
-                "lease {:?}: a lease is a whole number of seconds, at least 1 s (NATS TTLs are whole seconds)",
-                self.lease
-            )));
-        }
+        check_lease(self.lease)?;
         if self.exclusive.is_empty() && self.shared.is_empty() {
             return Err(OperationsError::Invalid(
                 "an operation must reserve at least one resource".into(),

@@ -121,14 +121,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"))
 }
 
-/// A lease: a whole number of seconds, at least 1.
+/// A lease: a whole number of seconds from 1 to [`repobus::operations::MAX_LEASE`].
 pub fn parse_lease(text: &str) -> Result<Duration, String> {
     let d = parse_duration(text)?;
-    if d < Duration::from_secs(1) || d.subsec_nanos() != 0 {
-        return Err(format!(
-            "{text:?}: a lease is a whole number of seconds, at least 1 s"
-        ));
-    }
+    // The library's rule, so `--lease` and the HTTP API refuse the same.
+    repobus::operations::check_lease(d).map_err(|_| {
+        format!(
+            "{text:?}: a lease is a whole number of seconds from 1 s to {} s",
+            repobus::operations::MAX_LEASE.as_secs()
+        )
+    })?;
     Ok(d)
 }
 

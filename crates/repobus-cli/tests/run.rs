@@ -648,6 +648,10 @@ async fn bad_input_exits_2_with_a_clear_message_and_reserves_nothing() {
             &["run", "sync", "f17", "--lease", "0", "--", "true"],
             "whole number of seconds",
         ),
+        (
+            &["run", "sync", "f17", "--lease", "25h", "--", "true"],
+            "from 1 s to 86400 s",
+        ),
         (&["run", "sync", "f17", "--"], "COMMAND"),
         (&["run", "sync", "f17", "--", ""], "empty"),
         (

@@ -23,15 +23,31 @@ use tokio::sync::{watch, Mutex};
 use repobus::bus::{PublishAck, PublishReport, SyncReport};
 use repobus::events::PulpResult;
 use repobus::operations::{
-    CancelError, Finish, OperationRecord, OperationRequest, OperationState, Operations,
-    OperationsError, Resource, Running, ABANDONED_MESSAGE,
+    check_lease, CancelError, Finish, OperationRecord, OperationRequest, OperationState,
+    Operations, OperationsError, Resource, Running, ABANDONED_MESSAGE, DEFAULT_LEASE,
 };
 use repobus::ResourceId;
 
 use super::{ApiError, AppState, Body};
 
-/// The longest long-poll.
-const MAX_WAIT: Duration = Duration::from_secs(60);
+/// The longest long-poll, in seconds (`wait_seconds`, `?wait=`); the
+/// `maximum` of their OpenAPI annotations.
+const MAX_WAIT_SECONDS: u64 = 60;
+
+/// The longest lease in seconds ([`repobus::operations::MAX_LEASE`]); the
+/// `maximum` of `lease_seconds` in the OpenAPI annotation.
+const MAX_LEASE_SECONDS: u64 = 86_400;
+const _: () = assert!(MAX_LEASE_SECONDS == repobus::operations::MAX_LEASE.as_secs());
+
+/// A long-poll's wait: at most [`MAX_WAIT_SECONDS`], else 400 naming `field`.
+fn wait_of(field: &str, seconds: u64) -> Result<Duration, ApiError> {
+    if seconds > MAX_WAIT_SECONDS {
+        return Err(bad(format!(
+            "{field}: {seconds} is outside 0..={MAX_WAIT_SECONDS}"
+        )));
+    }
+    Ok(Duration::from_secs(seconds))
+}
 
 /// What the service holds for one HTTP client's operation.
 struct Held {
@@ -137,6 +153,21 @@ pub(crate) enum KindDoc {
     Publish,
 }
 
+/// How an operation ended (`POST /v1/operations/{id}/finish`'s `result`).
+#[derive(Debug, Clone, Copy, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // a description only
+pub(crate) enum ResultDoc {
+    /// It succeeded (the report's counts, summary and details apply).
+    Success,
+    /// It failed (`error_message`, `traceback`).
+    Failed,
+    /// It broke (`error_message`, `exception`, `traceback`).
+    Error,
+    /// It was canceled.
+    Canceled,
+}
+
 /// `POST /v1/operations`: what to reserve.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -155,16 +186,20 @@ pub(crate) struct ClaimRequest {
     /// Resources reserved shared.
     #[serde(default)]
     shared: Vec<String>,
-    /// The lease in whole seconds (default 30): renew at least this often.
+    /// The lease in whole seconds (default 30, from 1 to 86400): renew at least this often.
+    #[schema(minimum = 1, maximum = 86400)]
     lease_seconds: Option<u64>,
     /// Answer as soon as the reservations are granted, or after this many seconds (at most 60) with the operation still waiting.
+    #[schema(minimum = 0, maximum = 60)]
     wait_seconds: Option<u64>,
 }
 
 /// `GET /v1/operations/{id}?wait=N`: long-poll while it is waiting.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct WaitQuery {
     /// Seconds to wait for a waiting operation to start or end (at most 60).
+    #[param(minimum = 0, maximum = 60, nullable = false)]
     wait: Option<u64>,
 }
 
@@ -173,6 +208,7 @@ pub(crate) struct WaitQuery {
 #[serde(deny_unknown_fields)]
 pub(crate) struct FinishRequest {
     /// `success`, `failed`, `error` or `canceled`.
+    #[schema(value_type = ResultDoc)]
     result: String,
     /// Sync counts.
     #[serde(default)]
@@ -184,10 +220,10 @@ pub(crate) struct FinishRequest {
     #[serde(default)]
     removed_count: u64,
     /// The report's summary (opaque JSON).
-    #[schema(value_type = Object)]
+    #[schema(value_type = Object, required = false)]
     summary: Option<Value>,
     /// The report's details (opaque JSON).
-    #[schema(value_type = Object)]
+    #[schema(value_type = Object, required = false)]
     details: Option<Value>,
     /// Why it failed.
     error_message: Option<String>,
@@ -223,16 +259,20 @@ pub(crate) struct OperationDoc {
     lease_seconds: u64,
     /// When it was asked for.
     requested: String,
-    /// When it started.
+    /// When it started (absent while waiting).
+    #[schema(nullable = false)]
     started: Option<String>,
-    /// When it finished.
+    /// When it finished (absent until then).
+    #[schema(nullable = false)]
     finished: Option<String>,
-    /// `success`, `failed`, `error` or `canceled`.
+    /// `success`, `failed`, `error` or `canceled` (absent until finished).
+    #[schema(nullable = false)]
     result: Option<String>,
-    /// Why it failed.
+    /// Why it failed (absent unless it did).
+    #[schema(nullable = false)]
     error_message: Option<String>,
-    /// The latest progress report.
-    #[schema(value_type = Object)]
+    /// The latest progress report (absent until one is reported).
+    #[schema(value_type = Object, required = false)]
     progress: Option<Value>,
 }
 
@@ -261,7 +301,7 @@ async fn long_poll(state: &AppState, id: &str, wait: Duration) {
         held.get(id).map(|h| h.changed.subscribe())
     };
     if let Some(mut receiver) = receiver {
-        let _ = tokio::time::timeout(wait.min(MAX_WAIT), receiver.changed()).await;
+        let _ = tokio::time::timeout(wait, receiver.changed()).await;
     }
 }
 
@@ -271,12 +311,31 @@ async fn long_poll(state: &AppState, id: &str, wait: Duration) {
 #[utoipa::path(post, path = "/v1/operations", request_body = ClaimRequest,
     responses((status = 201, description = "granted and started", body = OperationDoc),
               (status = 202, description = "waiting", body = OperationDoc),
-              (status = 400, description = "bad request; nothing reserved")))]
+              (status = 400, description = "bad request (body, resource, lease_seconds or wait_seconds); nothing reserved", body = crate::openapi::ErrorDoc),
+              (status = 401, description = "Missing or wrong bearer token", body = crate::openapi::ErrorDoc),
+              (status = 413, description = "Body over the limit", body = crate::openapi::ErrorDoc),
+              (status = 503, description = "NATS cannot answer", body = crate::openapi::ErrorDoc)))]
 pub(crate) async fn post_operation(
     State(state): State<AppState>,
     Body(body): Body,
 ) -> Result<(StatusCode, Json<OperationRecord>), ApiError> {
     let claim: ClaimRequest = json_body(&body)?;
+    let lease = claim
+        .lease_seconds
+        .map_or(Ok(DEFAULT_LEASE), |s| {
+            let lease = Duration::from_secs(s);
+            check_lease(lease).map(|()| lease)
+        })
+        .map_err(|_| {
+            bad(format!(
+                "lease_seconds: {} is outside 1..={MAX_LEASE_SECONDS}",
+                claim.lease_seconds.unwrap_or_default()
+            ))
+        })?;
+    let wait = claim
+        .wait_seconds
+        .map(|s| wait_of("wait_seconds", s))
+        .transpose()?;
     let id = |what: &str, v: &str| ResourceId::new(v).map_err(|e| bad(format!("{what}: {e}")));
     let repo_id = id("repo_id", &claim.repo_id)?;
     let mut request = match claim.kind {
@@ -309,7 +368,6 @@ pub(crate) async fn post_operation(
     for r in &claim.shared {
         request = request.shared(Resource::new(r).map_err(|e| bad(format!("shared: {e}")))?);
     }
-    let lease = Duration::from_secs(claim.lease_seconds.unwrap_or(30));
     request = request.lease(lease).holder("repobus-service (HTTP client)");
     let ops = state.operations.operations(&state).await?;
     let waiting = ops.request(request).await.map_err(from_operations)?;
@@ -361,9 +419,8 @@ pub(crate) async fn post_operation(
             }
         }
     });
-    if let (Some(wait), Some(receiver)) = (claim.wait_seconds, receiver.as_mut()) {
-        let _ =
-            tokio::time::timeout(Duration::from_secs(wait).min(MAX_WAIT), receiver.changed()).await;
+    if let (Some(wait), Some(receiver)) = (wait, receiver.as_mut()) {
+        let _ = tokio::time::timeout(wait, receiver.changed()).await;
     }
     let record = record(&ops, &op_id).await?;
     let status = if record.state == OperationState::Waiting {
@@ -376,7 +433,9 @@ pub(crate) async fn post_operation(
 
 /// Waiting, running and recently finished operations (of every process).
 #[utoipa::path(get, path = "/v1/operations",
-    responses((status = 200, description = "the registry", body = Vec<OperationDoc>)))]
+    responses((status = 200, description = "the registry", body = Vec<OperationDoc>),
+              (status = 401, description = "Missing or wrong bearer token", body = crate::openapi::ErrorDoc),
+              (status = 503, description = "NATS cannot answer", body = crate::openapi::ErrorDoc)))]
 pub(crate) async fn get_operations(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<OperationRecord>>, ApiError> {
@@ -386,7 +445,11 @@ pub(crate) async fn get_operations(
 
 /// One operation; `?wait=N` long-polls a waiting operation this service holds.
 #[utoipa::path(get, path = "/v1/operations/{id}", params(("id" = String, Path, description = "operation ID"), WaitQuery),
-    responses((status = 200, body = OperationDoc), (status = 404, description = "unknown")))]
+    responses((status = 200, description = "the operation", body = OperationDoc),
+              (status = 400, description = "bad query (wait over 60 or not a number)", body = crate::openapi::ErrorDoc),
+              (status = 401, description = "Missing or wrong bearer token", body = crate::openapi::ErrorDoc),
+              (status = 404, description = "unknown", body = crate::openapi::ErrorDoc),
+              (status = 503, description = "NATS cannot answer", body = crate::openapi::ErrorDoc)))]
 pub(crate) async fn get_operation(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -394,10 +457,11 @@ pub(crate) async fn get_operation(
 ) -> Result<Json<OperationRecord>, ApiError> {
     let id = id_of(path)?;
     let Query(query) = query?;
+    let wait = query.wait.map(|s| wait_of("wait", s)).transpose()?;
     let ops = state.operations.operations(&state).await?;
     let current = record(&ops, &id).await?;
-    if let (Some(wait), OperationState::Waiting) = (query.wait, current.state) {
-        long_poll(&state, &id, Duration::from_secs(wait)).await;
+    if let (Some(wait), OperationState::Waiting) = (wait, current.state) {
+        long_poll(&state, &id, wait).await;
         return Ok(Json(record(&ops, &id).await?));
     }
     Ok(Json(current))
@@ -405,7 +469,10 @@ pub(crate) async fn get_operation(
 
 /// Renews the lease of an operation this service holds for the client.
 #[utoipa::path(post, path = "/v1/operations/{id}/lease", params(("id" = String, Path, description = "operation ID")),
-    responses((status = 200, body = OperationDoc), (status = 404, description = "not held here, or lapsed")))]
+    responses((status = 200, description = "renewed", body = OperationDoc),
+              (status = 401, description = "Missing or wrong bearer token", body = crate::openapi::ErrorDoc),
+              (status = 404, description = "not held here, or lapsed", body = crate::openapi::ErrorDoc),
+              (status = 503, description = "NATS cannot answer", body = crate::openapi::ErrorDoc)))]
 pub(crate) async fn post_lease(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -428,7 +495,12 @@ pub(crate) async fn post_lease(
 /// Reports progress (any JSON object; throttled). Renews the lease too.
 #[utoipa::path(post, path = "/v1/operations/{id}/progress", params(("id" = String, Path, description = "operation ID")),
     request_body(content = Object, description = "the report: message, code, state, total, done, suffix recommended"),
-    responses((status = 202, description = "accepted"), (status = 409, description = "not running")))]
+    responses((status = 202, description = "accepted", body = Object),
+              (status = 400, description = "the body is not a JSON object", body = crate::openapi::ErrorDoc),
+              (status = 401, description = "Missing or wrong bearer token", body = crate::openapi::ErrorDoc),
+              (status = 404, description = "not held here, finished, or lapsed", body = crate::openapi::ErrorDoc),
+              (status = 409, description = "still waiting", body = crate::openapi::ErrorDoc),
+              (status = 413, description = "Body over the limit", body = crate::openapi::ErrorDoc)))]
 pub(crate) async fn post_progress(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -457,7 +529,13 @@ pub(crate) async fn post_progress(
 /// Finishes a running operation: publishes its finished event and releases it.
 #[utoipa::path(post, path = "/v1/operations/{id}/finish", params(("id" = String, Path, description = "operation ID")),
     request_body = FinishRequest,
-    responses((status = 200, description = "the finished event's ack"), (status = 409, description = "not running")))]
+    responses((status = 200, description = "the finished event's ack", body = crate::openapi::PublishAckDoc),
+              (status = 400, description = "bad body or result", body = crate::openapi::ErrorDoc),
+              (status = 401, description = "Missing or wrong bearer token", body = crate::openapi::ErrorDoc),
+              (status = 404, description = "not held here, finished, or lapsed", body = crate::openapi::ErrorDoc),
+              (status = 409, description = "still waiting", body = crate::openapi::ErrorDoc),
+              (status = 413, description = "Body over the limit", body = crate::openapi::ErrorDoc),
+              (status = 503, description = "NATS cannot answer", body = crate::openapi::ErrorDoc)))]
 pub(crate) async fn post_finish(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -531,7 +609,11 @@ pub(crate) async fn post_finish(
 /// Cancels an operation of any process: a waiting one never starts, a
 /// running one is told to stop.
 #[utoipa::path(post, path = "/v1/operations/{id}/cancel", params(("id" = String, Path, description = "operation ID")),
-    responses((status = 202, body = OperationDoc), (status = 404, description = "unknown"), (status = 409, description = "already finished")))]
+    responses((status = 202, description = "canceled (a running one is told to stop)", body = OperationDoc),
+              (status = 401, description = "Missing or wrong bearer token", body = crate::openapi::ErrorDoc),
+              (status = 404, description = "unknown", body = crate::openapi::ErrorDoc),
+              (status = 409, description = "already finished", body = crate::openapi::ErrorDoc),
+              (status = 503, description = "NATS cannot answer", body = crate::openapi::ErrorDoc)))]
 pub(crate) async fn post_cancel(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -554,7 +636,7 @@ pub(crate) async fn post_cancel(
         post_finish,
         post_cancel
     ),
-    components(schemas(ClaimRequest, FinishRequest, OperationDoc, KindDoc))
+    components(schemas(ClaimRequest, FinishRequest, OperationDoc, KindDoc, ResultDoc))
 )]
 #[allow(dead_code)] // merged into the service's OpenAPI document by the lead
 pub(crate) struct OperationsApi;

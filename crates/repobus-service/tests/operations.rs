@@ -324,3 +324,82 @@ async fn cancel_over_http_and_bad_input_is_400_with_nothing_reserved() {
     );
     service.stop().await;
 }
+
+/// Regression (schemathesis): `lease_seconds` 9223372036854775808 was
+/// accepted and NATS refused the per-message TTL with a 503; a `wait`
+/// over the documented maximum of 60 was accepted. Both are 400 naming the
+/// field, with nothing reserved; the bounds themselves are accepted.
+#[tokio::test]
+async fn lease_and_wait_bounds_are_400_naming_the_field() {
+    let nats = server().await;
+    let bus = connect(&nats).await;
+    let service = start_service(&bus, ServiceConfig::default()).await;
+    let client = http();
+    let bad_bodies = [
+        (
+            json!({"kind": "sync", "repo_id": "f17", "lease_seconds": 9223372036854775808u64}),
+            "lease_seconds",
+        ),
+        (
+            json!({"kind": "sync", "repo_id": "f17", "lease_seconds": u64::MAX}),
+            "lease_seconds",
+        ),
+        (
+            json!({"kind": "sync", "repo_id": "f17", "lease_seconds": 86401}),
+            "lease_seconds",
+        ),
+        (
+            json!({"kind": "sync", "repo_id": "f17", "wait_seconds": 61}),
+            "wait_seconds",
+        ),
+    ];
+    for (body, expected) in bad_bodies {
+        let (status, answer) = call(client.post(service.url("/v1/operations")).json(&body)).await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert!(
+            answer["error"].as_str().unwrap().contains(expected),
+            "{body}: {answer}"
+        );
+    }
+    let (status, list) = call(client.get(service.url("/v1/operations"))).await;
+    assert_eq!((status, list), (200, json!([])), "nothing reserved");
+
+    let (status, running) = call(client.post(service.url("/v1/operations")).json(
+        &json!({"kind": "sync", "repo_id": "f17", "lease_seconds": 86400, "wait_seconds": 60}),
+    ))
+    .await;
+    assert_eq!(
+        status, 201,
+        "the largest lease and wait are accepted: {running}"
+    );
+    assert_eq!(running["lease_seconds"], 86400);
+    assert!(
+        running.get("progress").is_none(),
+        "no progress yet: the field is absent (optional in the document)"
+    );
+    let id = running["id"].as_str().unwrap();
+    let (status, answer) =
+        call(client.get(service.url(&format!("/v1/operations/{id}?wait=61")))).await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().contains("wait"),
+        "{answer}"
+    );
+    let (status, answer) =
+        call(client.get(service.url(&format!("/v1/operations/{id}?wait=60")))).await;
+    assert_eq!(status, 200, "{answer}");
+    // Empty bodies of finish and progress are 400s (documented).
+    for route in ["finish", "progress"] {
+        let (status, answer) =
+            call(client.post(service.url(&format!("/v1/operations/{id}/{route}")))).await;
+        assert_eq!(status, 400, "{route}: {answer}");
+    }
+    let (status, _) = call(
+        client
+            .post(service.url(&format!("/v1/operations/{id}/finish")))
+            .json(&json!({"result": "success"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    service.stop().await;
+}
