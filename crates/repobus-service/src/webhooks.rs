@@ -15,6 +15,7 @@
 //! 503 NATS failed.
 
 use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -108,6 +109,7 @@ fn view(endpoint: &Endpoint) -> Json<Value> {
         (status = 201, description = "Created; the body holds the signing secret, shown only here", body = Endpoint),
         (status = 400, description = "A field is invalid (the error names it)"),
         (status = 409, description = "An endpoint with this ID exists"),
+        (status = 503, description = "NATS cannot answer"),
     ),
     security(("bearer" = []))
 )]
@@ -136,7 +138,10 @@ pub(crate) struct EndpointList {
     get,
     path = "/v1/webhooks",
     tag = "webhooks",
-    responses((status = 200, description = "Every endpoint, without secrets", body = EndpointList)),
+    responses(
+        (status = 200, description = "Every endpoint, without secrets", body = EndpointList),
+        (status = 503, description = "NATS cannot answer"),
+    ),
     security(("bearer" = []))
 )]
 pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<EndpointList>, ApiError> {
@@ -159,6 +164,7 @@ pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<EndpointL
     responses(
         (status = 200, description = "The endpoint, without its secret", body = Endpoint),
         (status = 404, description = "No such endpoint"),
+        (status = 503, description = "NATS cannot answer"),
     ),
     security(("bearer" = []))
 )]
@@ -181,6 +187,7 @@ pub(crate) async fn show(
         (status = 200, description = "The changed endpoint", body = Endpoint),
         (status = 400, description = "A field is invalid (the error names it)"),
         (status = 404, description = "No such endpoint"),
+        (status = 503, description = "NATS cannot answer"),
     ),
     security(("bearer" = []))
 )]
@@ -203,6 +210,7 @@ pub(crate) async fn patch(
     responses(
         (status = 204, description = "Removed"),
         (status = 404, description = "No such endpoint"),
+        (status = 503, description = "NATS cannot answer"),
     ),
     security(("bearer" = []))
 )]
@@ -242,6 +250,7 @@ pub(crate) struct ReplayRequest {
         (status = 202, description = "The replay runs; the endpoint shows it in `replay` until done", body = Endpoint),
         (status = 400, description = "since/after/before malformed or missing"),
         (status = 404, description = "No such endpoint"),
+        (status = 503, description = "NATS cannot answer"),
     ),
     security(("bearer" = []))
 )]
@@ -280,7 +289,8 @@ pub(crate) async fn replay(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct AttemptsQuery {
-    /// At most this many, the latest (default 100, at most 10000).
+    /// At most this many, the latest (default 100; 1 to 10000, else 400).
+    #[param(minimum = 1, maximum = 10000)]
     limit: Option<usize>,
     /// Only dead letters (events whose retry schedule ran out).
     dead_letters: Option<bool>,
@@ -301,15 +311,18 @@ pub(crate) struct AttemptList {
     params(("id" = String, Path, description = "Endpoint ID"), AttemptsQuery),
     responses(
         (status = 200, description = "Attempts, oldest first", body = AttemptList),
+        (status = 400, description = "`limit` outside 1..10000, or a query parameter malformed (the error names it)"),
         (status = 404, description = "No such endpoint"),
+        (status = 503, description = "NATS cannot answer"),
     ),
     security(("bearer" = []))
 )]
 pub(crate) async fn attempts(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(query): Query<AttemptsQuery>,
+    query: Result<Query<AttemptsQuery>, QueryRejection>,
 ) -> Result<Json<AttemptList>, ApiError> {
+    let Query(query) = query?;
     let limit = query.limit.unwrap_or(100);
     if limit == 0 || limit > 10_000 {
         return Err(bad("limit", format!("{limit} is outside 1..10000")));

@@ -97,6 +97,10 @@ async fn endpoints_are_managed_over_http_with_clear_errors() {
             "timeout:",
         ),
         (json!({"id": "a/b", "url": "https://e.com/"}), "id:"),
+        // IDs that cannot be NATS KV keys: a 400, not a NATS error (503).
+        (json!({"id": ".exe", "url": "https://e.com/"}), "id:"),
+        (json!({"id": "exe.", "url": "https://e.com/"}), "id:"),
+        (json!({"id": "a..b", "url": "https://e.com/"}), "id:"),
     ] {
         let (status, answer) = send(post(body.clone())).await;
         assert_eq!(status, 400, "{body} -> {answer}");
@@ -177,6 +181,42 @@ async fn endpoints_are_managed_over_http_with_clear_errors() {
     .await;
     assert_eq!(status, 400);
     assert!(error_of(&answer).starts_with("limit:"), "{answer}");
+    // The documented bounds are 1..10000; beyond them, and a limit that is
+    // not a number, are 400s with a JSON error naming `limit`.
+    for query in ["limit=10001", "limit=-1", "limit=many"] {
+        let (status, answer) = send(
+            client
+                .get(service.url(&format!("/v1/webhooks/cdn-purge/attempts?{query}")))
+                .bearer_auth("tok"),
+        )
+        .await;
+        assert_eq!(status, 400, "{query}: {answer}");
+        assert!(error_of(&answer).contains("limit"), "{query}: {answer}");
+    }
+    let (status, answer) = send(
+        client
+            .get(service.url("/v1/webhooks/cdn-purge/attempts?limit=10000"))
+            .bearer_auth("tok"),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    // No endpoint can have an ID that is not a KV key, so asking for one
+    // is a 404 (it was a 503 carrying the KV client's error).
+    for id in [".exe", "exe.", "a..b"] {
+        let url = service.url(&format!("/v1/webhooks/{id}"));
+        for request in [
+            client.get(&url),
+            client.delete(&url),
+            client.patch(&url).json(&json!({})),
+            client.get(format!("{url}/attempts")),
+            client
+                .post(format!("{url}/replay"))
+                .json(&json!({"since": "PT1H"})),
+        ] {
+            let (status, answer) = send(request.bearer_auth("tok")).await;
+            assert_eq!(status, 404, "{id}: {answer}");
+        }
+    }
     let (status, _) = send(client.delete(&one).bearer_auth("tok")).await;
     assert_eq!(status, 204);
     for request in [

@@ -120,6 +120,32 @@ pub struct Replay {
     pub requested: DateTime<Utc>,
 }
 
+/// Checks an endpoint ID: Pulp's resource-ID rule, at most 128
+/// characters, and usable as a NATS KV key (so no `.` first, last, or
+/// twice in a row).
+///
+/// # Examples
+///
+/// ```
+/// use repobus_webhooks::endpoint::check_id;
+/// assert!(check_id("cdn-purge.v2").is_ok());
+/// assert!(check_id(".exe").is_err());
+/// assert!(check_id("a..b").is_err());
+/// ```
+pub fn check_id(id: &str) -> Result<ResourceId, String> {
+    let resource_id = ResourceId::new(id).map_err(|e| e.to_string())?;
+    if id.len() > 128 {
+        return Err("longer than 128 characters".to_owned());
+    }
+    if id.starts_with('.') || id.ends_with('.') || id.contains("..") {
+        return Err(format!(
+            "{}: a `.` may not come first, last or twice in a row",
+            crate::shorten(id)
+        ));
+    }
+    Ok(resource_id)
+}
+
 /// A webhook endpoint, as stored in the KV bucket.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Endpoint {
@@ -320,7 +346,14 @@ impl Endpoint {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointSpec {
-    /// ID (resource-ID rules: letters, digits, `_`, `.`, `-`).
+    /// ID (resource-ID rules: letters, digits, `_`, `.`, `-`; at most 128
+    /// characters; a `.` only between other characters, never two in a
+    /// row, as the ID is a NATS KV key).
+    #[schema(
+        pattern = r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$",
+        min_length = 1,
+        max_length = 128
+    )]
     pub id: String,
     /// Target URL.
     pub url: String,
@@ -410,10 +443,7 @@ impl EndpointSpec {
         subjects: &Subjects,
         allow_private_targets: bool,
     ) -> Result<Endpoint, EndpointError> {
-        let id = ResourceId::new(&self.id).map_err(|e| EndpointError::new("id", e))?;
-        if self.id.len() > 128 {
-            return Err(EndpointError::new("id", "longer than 128 characters"));
-        }
+        let id = check_id(&self.id).map_err(|e| EndpointError::new("id", e))?;
         check_url(
             &self.url,
             self.allow_private_target || allow_private_targets,
