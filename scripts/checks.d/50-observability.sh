@@ -24,7 +24,8 @@ bin="${CARGO_TARGET_DIR:-$root/target}/debug/repobus"
 work="$(mktemp -d)"
 pids=()
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  # SIGKILL: on a failure path nothing here is worth waiting for.
+  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$work"
 }
@@ -42,7 +43,8 @@ pulp2_password="st-pulp2-password"
 "$bin" serve --listen "127.0.0.1:$http_port" --nats-url "nats://127.0.0.1:$nats_port" \
   --bearer-token "$token" --read-token "$read_token" --pulp2-user pulp --pulp2-password "$pulp2_password" \
   --data-dir "$work/data" >"$work/serve.log" 2>&1 &
-pids+=($!)
+serve_pid=$!
+pids+=("$serve_pid")
 base="http://127.0.0.1:$http_port"
 for _ in $(seq 1 100); do
   curl -fsS "$base/readyz" >/dev/null 2>&1 && break
@@ -70,3 +72,14 @@ st --include-tag bearer -H "Authorization: Bearer $token"
 st --include-tag read --exclude-path /v1/stream -H "Authorization: Bearer $read_token"
 st --include-tag pulp2 --auth "pulp:$pulp2_password"
 st --include-tag public
+
+# After all that, serve must still stop cleanly on SIGTERM, and soon.
+kill -TERM "$serve_pid"
+for _ in $(seq 1 100); do
+  kill -0 "$serve_pid" 2>/dev/null || break
+  sleep 0.2
+done
+if kill -0 "$serve_pid" 2>/dev/null; then
+  tail -50 "$work/serve.log" >&2
+  fail "repobus serve did not stop within 20 s of SIGTERM after the schemathesis runs"
+fi
