@@ -6,18 +6,30 @@
 //! trends, search, the detail's wire body, dark mode, and no console
 //! errors. Screenshots land in `target/dashboard-screenshots/`.
 //!
+//! Load: when the script prints `load: ready` (the page is on the live
+//! feed, measuring), this test publishes [`LOAD_RATE`] events/s for
+//! [`LOAD_SECS`] s with the library's publisher, many publishes in flight,
+//! and writes a line of JSON to the script's stdin (how many, the last
+//! stream sequence, the achieved rate). The script meanwhile switches
+//! tabs and opens details, and then checks that the page kept answering,
+//! kept a bounded number of rows and showed every event. The achieved
+//! rate must be at least [`MIN_RATE`] events/s.
+//!
 //! Needs `. scripts/tools.sh --oracle` (scripts/tools.d/browser.sh installs
 //! chromium and playwright-core); without them the test fails saying so.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use futures_util::{stream, StreamExt};
+use repobus::bus::Bus;
 use repobus::events::{BuildChroot, CoprStatus};
 use repobus::{Event, EventType};
 use repobus_testkit::*;
 use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -109,6 +121,72 @@ fn seed() -> Vec<Value> {
 /// `serve --read-token`: the page asks for it before showing anything.
 const READ_TOKEN: &str = "r3ad-only-t0ken";
 
+/// The load phase publishes this many events per second...
+const LOAD_RATE: u64 = 1500;
+/// ...for this many seconds...
+const LOAD_SECS: u64 = 5;
+/// ...and must achieve at least this rate (the 1,000 events/s).
+const MIN_RATE: f64 = 1000.0;
+/// The load's events are syncs of this many repositories (so that the
+/// repositories view, checked afterwards, stays a realistic size).
+const LOAD_REPOS: u64 = 200;
+
+fn epoch_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// Publishes `LOAD_RATE * LOAD_SECS` `repo-sync-started` events (of
+/// `LOAD_REPOS` repositories), each sent at its slot on a `LOAD_RATE`/s
+/// schedule, many in flight at once, and returns what the script checks:
+/// how many, the highest stream sequence (the event the page shows last),
+/// the achieved rate (events over the time from the first slot to the last
+/// ack), events acked in each second, and when the last ack came (ms since
+/// the epoch).
+async fn publish_load(bus: &Bus) -> Value {
+    let publisher = bus.publisher();
+    let count = LOAD_RATE * LOAD_SECS;
+    let start = tokio::time::Instant::now();
+    let acks: Vec<(u64, Duration)> = within(
+        LOAD_SECS + 30,
+        "publishing the load",
+        stream::iter(0..count)
+            .map(|i| {
+                let publisher = publisher.clone();
+                async move {
+                    let slot = Duration::from_secs_f64(i as f64 / LOAD_RATE as f64);
+                    tokio::time::sleep_until(start + slot).await;
+                    let ack = publisher
+                        .publish(&sync_started(&format!("load-{}", i % LOAD_REPOS)))
+                        .await
+                        .unwrap_or_else(|e| panic!("load event {i}: {e}"));
+                    (ack.seq, start.elapsed())
+                }
+            })
+            .buffer_unordered(1024)
+            .collect(),
+    )
+    .await;
+    let ended_at_ms = epoch_ms();
+    let elapsed = acks.iter().map(|(_, t)| *t).max().unwrap();
+    let last_seq = acks.iter().map(|(seq, _)| *seq).max().unwrap();
+    let mut per_second = vec![0u64; elapsed.as_secs() as usize + 1];
+    for (_, t) in &acks {
+        per_second[t.as_secs() as usize] += 1;
+    }
+    let rate = count as f64 / elapsed.as_secs_f64();
+    json!({
+        "count": count,
+        "last_seq": last_seq,
+        "seconds": (elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
+        "rate": rate.round(),
+        "per_second": per_second,
+        "ended_at_ms": ended_at_ms,
+    })
+}
+
 struct Serve(Child);
 
 impl Drop for Serve {
@@ -162,20 +240,6 @@ async fn the_dashboard_works_in_a_real_browser() {
     )
     .unwrap();
 
-    for part in 0..3 {
-        let mut load =
-            std::fs::File::create(dir.path().join(format!("load-{part}.jsonl"))).unwrap();
-        for i in 0..1000 {
-            let body = json!({"repo_id": format!("load-{part}-{i}")});
-            writeln!(
-                load,
-                "{}",
-                json!({"topic": "repo-sync-started", "body": body})
-            )
-            .unwrap();
-        }
-    }
-
     let port = closed_port();
     let log = dir.path().join("serve.log");
     let serve = Serve(
@@ -220,35 +284,67 @@ async fn the_dashboard_works_in_a_real_browser() {
     let shots = root.join("target/dashboard-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     let script = root.join("tests/browser/dashboard.mjs");
-    let output = tokio::task::spawn_blocking({
-        let (base, nats_url, fixtures, shots) = (
-            base.clone(),
-            nats.url(),
-            dir.path().to_owned(),
-            shots.clone(),
-        );
-        move || {
-            std::process::Command::new("node")
-                .arg(script)
-                .env("DASHBOARD_URL", base)
-                .env("READ_TOKEN", READ_TOKEN)
-                .env("REPOBUS_BIN", bin)
-                .env("NATS_URL", nats_url)
-                .env("FIXTURES", fixtures)
-                .env("SHOTS", shots)
-                .env("REPOBUS_NODE_MODULES", modules)
-                .env("REPOBUS_CHROMIUM", chromium)
-                .output()
-                .expect("run node (is nodejs installed?)")
-        }
+    // Connected before the browser starts, so the load starts at once; the
+    // library's default ack timeout (the test kit's 1 s turns a busy moment
+    // into a storm of retries).
+    let bus = connect_with(config(nats.url()).ack_timeout(Duration::from_secs(5))).await;
+    let mut node = tokio::process::Command::new("node")
+        .arg(script)
+        .env("DASHBOARD_URL", &base)
+        .env("READ_TOKEN", READ_TOKEN)
+        .env("REPOBUS_BIN", bin)
+        .env("NATS_URL", nats.url())
+        .env("FIXTURES", dir.path())
+        .env("SHOTS", &shots)
+        .env("REPOBUS_NODE_MODULES", modules)
+        .env("REPOBUS_CHROMIUM", chromium)
+        .env("LOAD_RATE", LOAD_RATE.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("run node (is nodejs installed?)");
+    let mut stdin = node.stdin.take().unwrap();
+    let mut node_err = node.stderr.take().unwrap();
+    let stderr = tokio::spawn(async move {
+        let mut text = String::new();
+        let _ = node_err.read_to_string(&mut text).await;
+        text
     });
-    let output = within(120, "the browser test", output).await.unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    eprintln!("{stdout}{stderr}");
+    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+    let mut stdout = String::new();
+    let mut load = None;
+    let status = within(100, "the browser test", async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            eprintln!("{line}");
+            stdout.push_str(&line);
+            stdout.push('\n');
+            if line == "load: ready" {
+                let report = publish_load(&bus).await;
+                eprintln!("load: published {report}");
+                stdin
+                    .write_all(format!("{report}\n").as_bytes())
+                    .await
+                    .unwrap();
+                stdin.flush().await.unwrap();
+                load = Some(report);
+            }
+        }
+        node.wait().await.unwrap()
+    })
+    .await;
+    let stderr = stderr.await.unwrap();
+    eprintln!("{stderr}");
     assert!(
-        output.status.success(),
+        status.success(),
         "browser checks failed:\n{stdout}\n{stderr}"
+    );
+    let load = load.expect("the script never reached the load phase");
+    let rate = load["rate"].as_f64().unwrap();
+    assert!(
+        rate >= MIN_RATE,
+        "the load phase published at {rate:.0} events/s, below {MIN_RATE}/s: {load}"
     );
     for check in [
         "appeared in the live feed",
@@ -258,7 +354,10 @@ async fn the_dashboard_works_in_a_real_browser() {
         "returns its 2 events",
         "shows the wire body",
         "bounded number of rows under load",
+        "batches its rendering under load",
         "stays responsive under load",
+        "answers interactions under load",
+        "shows every event published under load",
         "no console errors",
     ] {
         assert!(

@@ -3,6 +3,7 @@
 "use strict";
 
 const MAX_ROWS = 500;          // live feed rows kept in the DOM
+const ROWS_PER_FRAME = 100;    // live feed rows rendered per animation frame
 const REFRESH_MS = 10000;      // repositories/builds refresh while visible
 
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -41,12 +42,19 @@ function badge(status) {
   return el("span", { class: "badge s-" + String(s).replace(/[^a-z-]/g, ""), text: s });
 }
 
+// The formats of toLocaleTimeString() and toLocaleString(), made once:
+// those build a formatter on every call, too slow for a feed under load.
+const TIME_FORMAT = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "numeric", second: "numeric" });
+const DATE_TIME_FORMAT = new Intl.DateTimeFormat(undefined,
+  { year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "numeric", second: "numeric" });
+
 function shortTime(iso) {
   if (!iso) return "—";
   const d = new Date(iso);
   if (isNaN(d)) return iso;
-  const today = new Date().toDateString() === d.toDateString();
-  return today ? d.toLocaleTimeString() : d.toLocaleString();
+  const now = new Date();
+  const today = now.getDate() === d.getDate() && now.getMonth() === d.getMonth() && now.getFullYear() === d.getFullYear();
+  return (today ? TIME_FORMAT : DATE_TIME_FORMAT).format(d);
 }
 
 function duration(seconds) {
@@ -154,6 +162,9 @@ function connectLive() {
     let record;
     try { record = JSON.parse(message.data); } catch { return; }
     state.lastId = message.lastEventId;
+    // Counted on arrival: under load the queue drops what the feed could
+    // not show anyway, but the count stays exact.
+    state.received++;
     state.queue.push(record);
     if (state.queue.length > MAX_ROWS) state.queue.splice(0, state.queue.length - MAX_ROWS);
     if (!state.frame && !state.paused) state.frame = requestAnimationFrame(flushLive);
@@ -163,8 +174,10 @@ function connectLive() {
 
 function flushLive() {
   state.frame = 0;
-  const batch = state.queue;
-  state.queue = [];
+  // A bounded batch per frame, so that a burst (or a slow machine) never
+  // blocks the page for long; the rest follows in the next frames.
+  const batch = state.queue.splice(0, ROWS_PER_FRAME);
+  if (state.queue.length && !state.paused) state.frame = requestAnimationFrame(flushLive);
   if (!batch.length) return;
   const body = $("#live-table tbody");
   const fragment = document.createDocumentFragment();
@@ -175,7 +188,6 @@ function flushLive() {
   }
   body.prepend(fragment);
   while (body.rows.length > MAX_ROWS) body.deleteRow(body.rows.length - 1);
-  state.received += batch.length;
   $("#live-count").textContent = state.received + " events received (showing the latest " +
     Math.min(body.rows.length, MAX_ROWS) + "); last id " + state.lastId + ".";
 }
