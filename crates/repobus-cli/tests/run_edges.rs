@@ -3,52 +3,17 @@
 //! `--grace`, a holder that loses its lease while running (SIGSTOP), and
 //! several waiters noticing one abandoned operation.
 
-use std::collections::HashMap;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use repobus::bus::Bus;
 use repobus::events::PulpResult;
-use repobus::operations::{OperationRecord, OperationState, Operations, ABANDONED_MESSAGE};
+use repobus::operations::{OperationState, Operations, ABANDONED_MESSAGE};
 use repobus::Event;
 use repobus_testkit::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_repobus");
-
-fn run_command(url: impl AsRef<str>, args: &[&str]) -> tokio::process::Command {
-    let mut command = tokio::process::Command::from(repobus_command(BIN));
-    command
-        .arg("--nats-url")
-        .arg(url.as_ref())
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    command
-}
-
-async fn output(mut command: tokio::process::Command) -> (i32, String, String) {
-    let out = within(60, "repobus", command.output())
-        .await
-        .expect("run repobus");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-async fn child_output(child: tokio::process::Child) -> (i32, String, String) {
-    let out = within(30, "repobus", child.wait_with_output())
-        .await
-        .expect("wait for repobus");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod run_harness;
+use run_harness::*;
 
 /// `(kind, result, error_message)` of each sync started/finished event.
 async fn timeline(bus: &Bus) -> Vec<(&'static str, Option<PulpResult>, Option<String>)> {
@@ -73,59 +38,6 @@ fn finished_results(line: &[(&str, Option<PulpResult>, Option<String>)]) -> Vec<
         .filter(|t| t.0 == "finished")
         .filter_map(|t| t.1)
         .collect()
-}
-
-/// A shell snippet that appends `<tag> start|end <ns>` around `body`.
-fn recorded(log: &Path, tag: &str, body: &str) -> String {
-    let log = log.display();
-    format!(
-        "echo \"{tag} start $(date +%s%N)\" >> {log}; {body}; echo \"{tag} end $(date +%s%N)\" >> {log}"
-    )
-}
-
-/// `tag -> (start, end)` in nanoseconds from a log of [`recorded`] lines.
-fn intervals(log: &Path) -> HashMap<String, (u128, u128)> {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    let mut out: HashMap<String, (u128, u128)> = HashMap::new();
-    for line in text.lines() {
-        let parts: Vec<&str> = line.split(' ').collect();
-        let [tag, what, ns] = parts[..] else {
-            panic!("bad log line {line:?}")
-        };
-        let ns: u128 = ns.parse().unwrap();
-        let entry = out.entry(tag.to_owned()).or_default();
-        if what == "start" {
-            entry.0 = ns;
-        } else {
-            entry.1 = ns;
-        }
-    }
-    out
-}
-
-async fn wait_for_state(
-    ops: &Operations,
-    state: OperationState,
-    count: usize,
-) -> Vec<OperationRecord> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let records: Vec<_> = ops
-            .list()
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|r| r.state == state)
-            .collect();
-        if records.len() >= count {
-            return records;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no {count} operations {state:?}: {records:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 async fn wait_for_file(path: &Path) {
