@@ -17,6 +17,11 @@ pub struct RelayArgs {
     /// Disable an endpoint whose attempts have all failed for this long (e.g. 5d, 12h).
     #[arg(long, env = "REPOBUS_WEBHOOK_DISABLE_AFTER", default_value = "5d")]
     pub disable_after: String,
+    /// How long an ordered endpoint's lease lasts unless renewed: a relay
+    /// that dies hands its ordered endpoints to another within this and a
+    /// third of it (whole seconds, e.g. 10s).
+    #[arg(long, env = "REPOBUS_WEBHOOK_LEASE_TTL", default_value = "10s")]
+    pub lease_ttl: String,
 }
 
 impl RelayArgs {
@@ -27,9 +32,17 @@ impl RelayArgs {
                 flag: "--disable-after",
                 message: e.to_string(),
             })?;
+        let lease_ttl = repobus_webhooks::schedule::parse_duration(&self.lease_ttl)
+            .ok()
+            .filter(|d| d.as_secs() >= 1)
+            .ok_or_else(|| CliError::Flag {
+                flag: "--lease-ttl",
+                message: format!("{:?} is not a duration of at least 1s", self.lease_ttl),
+            })?;
         Ok(RelayOptions {
             allow_private_targets: self.allow_private_targets,
             disable_after,
+            lease_ttl,
         })
     }
 }

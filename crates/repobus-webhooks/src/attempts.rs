@@ -159,6 +159,18 @@ impl AttemptLog {
         }
     }
 
+    /// The latest attempt at `endpoint` (a direct read of the last record
+    /// on its subject), to resume an ordered endpoint's retry after a
+    /// crash: `None` when there is none or it cannot be read.
+    pub(crate) async fn last(&self, endpoint: &str) -> Option<Attempt> {
+        let stream = self.bus.jetstream().get_stream(&self.stream).await.ok()?;
+        let message = stream
+            .get_last_raw_message_by_subject(&self.subject("attempt", endpoint))
+            .await
+            .ok()?;
+        serde_json::from_slice(&message.payload).ok()
+    }
+
     /// The last `limit` attempts at `endpoint`, oldest first.
     ///
     /// # Examples

@@ -42,6 +42,7 @@
 pub mod attempts;
 mod client;
 pub mod endpoint;
+pub mod lease;
 pub mod payload;
 pub mod relay;
 pub mod schedule;

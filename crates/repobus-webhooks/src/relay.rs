@@ -17,16 +17,16 @@
 //! runs out. An endpoint whose attempts have all failed for
 //! [`RelayOptions::disable_after`] (5 days) is disabled.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream::consumer::pull;
+use async_nats::jetstream::consumer::{pull, FromConsumer};
 use async_nats::jetstream::kv::Operation;
 use async_nats::jetstream::{self, AckKind};
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use repobus::bus::Bus;
 use repobus::criteria::Filter;
 use repobus::envelope::Envelope;
@@ -38,7 +38,11 @@ use tokio::task::{JoinHandle, JoinSet};
 use crate::attempts::{excerpt, Attempt, AttemptLog, Outcome};
 use crate::client::HttpClient;
 use crate::endpoint::{Disabled, Endpoint, Replay};
-use crate::store::{consumer_name, decode, replay_consumer_name, StoreError, WebhookStore};
+use crate::lease::{Leases, DEFAULT_LEASE_TTL};
+use crate::store::{
+    consumer_name, decode, max_ack_pending, replay_consumer_name, StoreError, WebhookStore,
+    ORDERED_WINDOW,
+};
 use crate::target::check_url;
 
 /// Default of [`RelayOptions::disable_after`]: 5 days.
@@ -60,6 +64,10 @@ pub struct RelayOptions {
     pub allow_private_targets: bool,
     /// Disable an endpoint whose attempts have all failed for this long.
     pub disable_after: Duration,
+    /// How long an ordered endpoint's lease lasts unless renewed (whole
+    /// seconds): a relay that dies hands its endpoints over within this
+    /// and a third of it.
+    pub lease_ttl: Duration,
 }
 
 impl Default for RelayOptions {
@@ -67,6 +75,7 @@ impl Default for RelayOptions {
         RelayOptions {
             allow_private_targets: false,
             disable_after: DEFAULT_DISABLE_AFTER,
+            lease_ttl: DEFAULT_LEASE_TTL,
         }
     }
 }
@@ -101,6 +110,7 @@ struct Shared {
     bus: Bus,
     store: WebhookStore,
     log: AttemptLog,
+    leases: Leases,
     options: RelayOptions,
     /// Refuses forbidden addresses after DNS.
     safe: HttpClient,
@@ -108,43 +118,59 @@ struct Shared {
     open: HttpClient,
 }
 
-/// An endpoint ready for delivery: its criteria parsed once.
 struct Prepared {
     endpoint: Endpoint,
     filter: Option<Filter>,
+    /// Whether private targets are allowed (the relay's option or the
+    /// endpoint's opt-in).
+    allow: bool,
+    /// The URL checked once per change, not per event.
+    url: Result<url::Url, String>,
 }
 
 impl Prepared {
-    fn new(endpoint: Endpoint) -> Arc<Prepared> {
+    fn new(endpoint: Endpoint, options: &RelayOptions) -> Arc<Prepared> {
+        let allow = options.allow_private_targets || endpoint.allow_private_target;
         Arc::new(Prepared {
             filter: endpoint.criteria(),
+            url: check_url(&endpoint.url, allow).map_err(|e| e.to_string()),
+            allow,
             endpoint,
         })
+    }
+
+    /// The event must be decoded (and validated) to filter it or to write
+    /// its summary; otherwise its stored body goes out as it is.
+    fn needs_event(&self) -> bool {
+        self.filter.is_some() || self.endpoint.format == crate::endpoint::Format::Text
     }
 }
 
 /// A running worker and what it was started with.
 struct Worker {
     sender: watch::Sender<Arc<Prepared>>,
-    task: JoinHandle<()>,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
     /// Changing any of these restarts the worker.
     key: (Vec<String>, u32, Duration),
 }
 
 impl Drop for Worker {
     fn drop(&mut self) {
-        self.task.abort();
+        // The worker hands its window back and releases its lease.
+        let _ = self.stop.send(true);
     }
 }
 
 struct ReplayWorker {
     replay: Replay,
-    task: JoinHandle<()>,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
 }
 
 impl Drop for ReplayWorker {
     fn drop(&mut self) {
-        self.task.abort();
+        let _ = self.stop.send(true);
     }
 }
 
@@ -162,11 +188,13 @@ impl Relay {
     pub async fn new(bus: &Bus, options: RelayOptions) -> Result<Relay, StoreError> {
         let store = WebhookStore::open(bus).await?;
         let log = AttemptLog::open(bus).await?;
+        let leases = Leases::open(bus, options.lease_ttl).await?;
         Ok(Relay {
             shared: Arc::new(Shared {
                 bus: bus.clone(),
                 store,
                 log,
+                leases,
                 options,
                 safe: HttpClient::new(true),
                 open: HttpClient::new(false),
@@ -175,7 +203,9 @@ impl Relay {
     }
 
     /// Delivers until `shutdown` completes, following endpoint changes as
-    /// they are stored.
+    /// they are stored. On shutdown each ordered endpoint's worker hands
+    /// its unacknowledged events back (in order) and releases its lease,
+    /// so another relay takes over at once.
     ///
     /// # Examples
     ///
@@ -193,7 +223,7 @@ impl Relay {
         let mut replays: HashMap<String, ReplayWorker> = HashMap::new();
         loop {
             let mut watch = tokio::select! {
-                () = &mut shutdown => return Ok(()),
+                () = &mut shutdown => break,
                 w = self.shared.store.watch() => match w {
                     Ok(w) => w,
                     Err(e) => {
@@ -203,18 +233,18 @@ impl Relay {
                     }
                 },
             };
-            loop {
+            let stopping = loop {
                 let entry = tokio::select! {
-                    () = &mut shutdown => return Ok(()),
+                    () = &mut shutdown => break true,
                     entry = watch.next() => entry,
                 };
                 let entry = match entry {
                     Some(Ok(entry)) => entry,
                     Some(Err(e)) => {
                         tracing::warn!(error = %e, "watching webhook endpoints");
-                        break;
+                        break false;
                     }
-                    None => break,
+                    None => break false,
                 };
                 let id = entry.key.clone();
                 let endpoint = match entry.operation {
@@ -228,9 +258,25 @@ impl Relay {
                     _ => None,
                 };
                 self.apply(&mut workers, &mut replays, &id, endpoint);
+            };
+            if stopping {
+                break;
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
+        // Let the workers hand back their windows and leases (bounded).
+        let tasks: Vec<JoinHandle<()>> = workers
+            .drain()
+            .filter_map(|(_, mut w)| w.task.take())
+            .chain(replays.drain().filter_map(|(_, mut r)| r.task.take()))
+            .collect();
+        let _ = tokio::time::timeout(Duration::from_secs(3), async {
+            for task in tasks {
+                let _ = task.await;
+            }
+        })
+        .await;
+        Ok(())
     }
 
     fn apply(
@@ -245,20 +291,24 @@ impl Relay {
             replays.remove(id);
             return;
         };
+        let options = &self.shared.options;
         match (&endpoint.replay, replays.get(id)) {
             (Some(r), Some(running)) if running.replay == *r => {}
             (Some(r), _) => {
+                let (stop, stopped) = watch::channel(false);
                 let task = tokio::spawn(worker(
                     self.shared.clone(),
-                    watch::channel(Prepared::new(endpoint.clone())).1,
+                    watch::channel(Prepared::new(endpoint.clone(), options)).1,
                     replay_consumer_name(id, r),
                     Some(r.clone()),
+                    stopped,
                 ));
                 replays.insert(
                     id.to_owned(),
                     ReplayWorker {
                         replay: r.clone(),
-                        task,
+                        stop,
+                        task: Some(task),
                     },
                 );
             }
@@ -271,24 +321,33 @@ impl Relay {
             endpoint.concurrency,
             endpoint.timeout,
         );
-        let prepared = Prepared::new(endpoint);
+        let prepared = Prepared::new(endpoint, options);
         if let Some(running) = workers.get(id) {
-            if running.key == key && !running.task.is_finished() {
+            if running.key == key && running.task.as_ref().is_some_and(|t| !t.is_finished()) {
                 running.sender.send_replace(prepared);
                 return;
             }
         }
         let (sender, receiver) = watch::channel(prepared);
+        let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(worker(
             self.shared.clone(),
             receiver,
             consumer_name(id),
             None,
+            stopped,
         ));
-        workers.insert(id.to_owned(), Worker { sender, task, key });
+        workers.insert(
+            id.to_owned(),
+            Worker {
+                sender,
+                stop,
+                task: Some(task),
+                key,
+            },
+        );
     }
 }
-
 /// Spaces requests out to a rate limit.
 struct Pacer {
     next: Mutex<Instant>,
@@ -310,14 +369,32 @@ impl Pacer {
     }
 }
 
-/// What the worker does after one message.
+/// What became of one attempt at one event, for the caller to acknowledge.
 #[derive(Debug, PartialEq, Eq)]
-enum Next {
-    Continue,
-    /// The endpoint is being disabled: take nothing more.
+enum Verdict {
+    /// Delivered or filtered out: acknowledge.
+    Ack,
+    /// Never deliverable (undecodable) or dead-lettered: terminate.
+    Term,
+    /// Failed: try again after this delay.
+    Retry(Duration),
+    /// The endpoint was disabled: keep the event first in line.
+    Disabled,
+    /// A replay reached its `before`: acknowledge and finish it.
+    ReplayEnd,
+}
+
+/// How an ordered worker's run ended.
+#[derive(Debug, PartialEq, Eq)]
+enum End {
+    /// Told to stop (the endpoint changed, was removed, or the relay stops).
     Stop,
-    /// A replay reached its end.
+    /// The endpoint was disabled: idle until told to stop.
+    Disabled,
+    /// The replay is done.
     ReplayDone,
+    /// The lease was lost or the consumer failed: start over.
+    Again,
 }
 
 async fn worker(
@@ -325,32 +402,82 @@ async fn worker(
     endpoint: watch::Receiver<Arc<Prepared>>,
     consumer: String,
     replay: Option<Replay>,
+    stop: watch::Receiver<bool>,
 ) {
-    let pacer = Arc::new(Pacer {
+    let pacer = Pacer {
         next: Mutex::new(Instant::now()),
-    });
+    };
+    let id = endpoint.borrow().endpoint.id.to_string();
+    if endpoint.borrow().endpoint.concurrency <= 1 {
+        ordered(&shared, endpoint, &consumer, replay.as_ref(), stop, &pacer).await;
+    } else {
+        let stopped = stop_signal(stop);
+        tokio::select! {
+            () = concurrent(shared.clone(), endpoint, &consumer, replay.as_ref(), Arc::new(pacer)) => {}
+            () = stopped => {}
+        }
+    }
+    tracing::debug!(endpoint = %id, consumer = %consumer, "worker stopped");
+}
+
+/// Completes when `stop` turns true (or its sender is gone).
+async fn stop_signal(mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow_and_update() {
+        if stop.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Opens `name`, setting its `max_ack_pending` to `want` when it differs
+/// (endpoints created before the ordered window), and reports whether it
+/// had nothing pending and how many events it had unacknowledged.
+async fn open_consumer(
+    shared: &Shared,
+    name: &str,
+    want: i64,
+) -> Result<(jetstream::consumer::Consumer<pull::Config>, bool, usize), String> {
+    let stream = shared
+        .bus
+        .jetstream()
+        .get_stream(shared.bus.config().stream_name())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut consumer: jetstream::consumer::Consumer<pull::Config> =
+        stream.get_consumer(name).await.map_err(|e| e.to_string())?;
+    let info = consumer.info().await.map_err(|e| e.to_string())?.clone();
+    if info.config.max_ack_pending != want {
+        let mut config: pull::Config = pull::Config::try_from_consumer_config(info.config.clone())
+            .map_err(|e| e.to_string())?;
+        config.max_ack_pending = want;
+        consumer = stream
+            .update_consumer(config)
+            .await
+            .map_err(|e| format!("setting max_ack_pending of {name}: {e}"))?;
+    }
+    let idle = info.num_pending == 0 && info.num_ack_pending == 0;
+    Ok((consumer, idle, info.num_ack_pending))
+}
+
+/// Concurrent delivery (`concurrency > 1`): the consumer is shared by
+/// every relay; a failure is a nak with the schedule's delay.
+async fn concurrent(
+    shared: Arc<Shared>,
+    endpoint: watch::Receiver<Arc<Prepared>>,
+    consumer: &str,
+    replay: Option<&Replay>,
+    pacer: Arc<Pacer>,
+) {
     let id = endpoint.borrow().endpoint.id.to_string();
     let mut backoff = Duration::from_millis(100);
     loop {
         let current = endpoint.borrow().clone();
         let concurrency = current.endpoint.concurrency.max(1) as usize;
-        let messages = async {
-            let stream = shared
-                .bus
-                .jetstream()
-                .get_stream(shared.bus.config().stream_name())
-                .await
-                .map_err(|e| e.to_string())?;
-            let mut consumer: jetstream::consumer::Consumer<pull::Config> = stream
-                .get_consumer(&consumer)
-                .await
-                .map_err(|e| e.to_string())?;
-            let info = consumer.info().await.map_err(|e| e.to_string())?;
-            let idle = info.num_pending == 0 && info.num_ack_pending == 0;
+        let opened = async {
+            let (consumer, idle, _) =
+                open_consumer(&shared, consumer, max_ack_pending(&current.endpoint)).await?;
             let messages = consumer
                 .stream()
-                // More than max_ack_pending: the server sends the next event as
-                // soon as the previous is acknowledged, without a new pull.
                 .max_messages_per_batch(concurrency.clamp(100, 500))
                 .heartbeat(Duration::from_secs(5))
                 .messages()
@@ -359,7 +486,7 @@ async fn worker(
             Ok::<_, String>((messages, idle))
         }
         .await;
-        let (mut messages, idle) = match messages {
+        let (mut messages, idle) = match opened {
             Ok(m) => m,
             Err(e) => {
                 tracing::warn!(endpoint = %id, consumer = %consumer, error = %e, "cannot consume; retrying");
@@ -368,14 +495,29 @@ async fn worker(
                 continue;
             }
         };
-        if let (Some(r), true) = (&replay, idle) {
+        if let (Some(r), true) = (replay, idle) {
             finish_replay(&shared, &id, r).await;
             return;
         }
         backoff = Duration::from_millis(100);
         let mut tasks = JoinSet::new();
         let limit = Arc::new(tokio::sync::Semaphore::new(concurrency));
-        while let Some(message) = messages.next().await {
+        let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<Verdict>();
+        loop {
+            let message = tokio::select! {
+                m = messages.next() => m,
+                v = done_rx.recv() => match v {
+                    Some(Verdict::Disabled) => return std::future::pending().await,
+                    Some(Verdict::ReplayEnd) => {
+                        if let Some(r) = replay {
+                            finish_replay(&shared, &id, r).await;
+                        }
+                        return;
+                    }
+                    _ => continue,
+                },
+            };
+            let Some(message) = message else { break };
             let message = match message {
                 Ok(m) => m,
                 Err(e) => {
@@ -383,31 +525,368 @@ async fn worker(
                     continue;
                 }
             };
+            let Ok(permit) = limit.clone().acquire_owned().await else {
+                break;
+            };
+            while tasks.try_join_next().is_some() {}
             let prepared = endpoint.borrow().clone();
-            if concurrency == 1 {
-                match deliver(&shared, &prepared, &pacer, message, replay.as_ref()).await {
-                    Next::Continue => {}
-                    Next::Stop => return std::future::pending().await,
-                    Next::ReplayDone => {
-                        if let Some(r) = &replay {
-                            finish_replay(&shared, &id, r).await;
-                        }
-                        return;
-                    }
-                }
-            } else {
-                let Ok(permit) = limit.clone().acquire_owned().await else {
-                    break;
+            let (shared, pacer, replay, done) = (
+                shared.clone(),
+                pacer.clone(),
+                replay.cloned(),
+                done_tx.clone(),
+            );
+            tasks.spawn(async move {
+                let number = message
+                    .info()
+                    .map(|i| u64::try_from(i.delivered).unwrap_or(1).max(1))
+                    .unwrap_or(1);
+                let verdict = attempt(
+                    &shared,
+                    &prepared,
+                    &pacer,
+                    &message,
+                    replay.as_ref(),
+                    number,
+                )
+                .await;
+                let last = replay.is_some() && message.info().is_ok_and(|i| i.pending == 0);
+                let _ = match &verdict {
+                    Verdict::Ack => message.ack().await,
+                    Verdict::Term => message.ack_with(AckKind::Term).await,
+                    Verdict::Retry(delay) => message.ack_with(AckKind::Nak(Some(*delay))).await,
+                    Verdict::Disabled => message.ack_with(AckKind::Nak(None)).await,
+                    Verdict::ReplayEnd => message.ack().await,
                 };
-                while tasks.try_join_next().is_some() {}
-                let (shared, pacer, replay) = (shared.clone(), pacer.clone(), replay.clone());
-                tasks.spawn(async move {
-                    let _ = deliver(&shared, &prepared, &pacer, message, replay.as_ref()).await;
-                    drop(permit);
-                });
-            }
+                let report = match verdict {
+                    Verdict::Ack | Verdict::Term if last => Verdict::ReplayEnd,
+                    v => v,
+                };
+                let _ = done.send(report);
+                drop(permit);
+            });
         }
         tokio::time::sleep(backoff).await;
+    }
+}
+
+/// Ordered delivery (`concurrency` 1): one relay at a time holds the
+/// endpoint's lease and its window.
+async fn ordered(
+    shared: &Shared,
+    endpoint: watch::Receiver<Arc<Prepared>>,
+    consumer: &str,
+    replay: Option<&Replay>,
+    mut stop: watch::Receiver<bool>,
+    pacer: &Pacer,
+) {
+    let id = endpoint.borrow().endpoint.id.to_string();
+    let leases = shared.leases.clone();
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        // Stand by until this relay holds the endpoint.
+        let held = loop {
+            if *stop.borrow() {
+                return;
+            }
+            match leases.acquire(consumer).await {
+                Ok(Some(held)) => break held,
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(endpoint = %id, error = %e, "cannot take the endpoint's lease")
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(leases.period()) => {}
+                _ = stop.changed() => {}
+            }
+        };
+        tracing::debug!(endpoint = %id, consumer = %consumer, "holding the endpoint's lease");
+        let (lost_tx, lost) = watch::channel(false);
+        let (quit, mut quitting) = tokio::sync::oneshot::channel::<()>();
+        let renewing = {
+            let leases = leases.clone();
+            tokio::spawn(async move {
+                let mut held = held;
+                loop {
+                    tokio::select! {
+                        _ = &mut quitting => {
+                            leases.release(held).await;
+                            return;
+                        }
+                        () = tokio::time::sleep(leases.period()) => {
+                            if !leases.renew(&mut held).await {
+                                let _ = lost_tx.send(true);
+                                return;
+                            }
+                        }
+                    }
+                }
+            })
+        };
+        let end = window(
+            shared,
+            &endpoint,
+            consumer,
+            replay,
+            stop.clone(),
+            lost,
+            pacer,
+        )
+        .await;
+        if end == End::Disabled {
+            // Keep the lease (no standby should try) until the change
+            // that disabled the endpoint stops this worker.
+            stop_signal(stop.clone()).await;
+        }
+        let _ = quit.send(());
+        let _ = renewing.await;
+        match end {
+            End::Stop | End::Disabled => return,
+            End::ReplayDone => {
+                if let Some(r) = replay {
+                    finish_replay(shared, &id, r).await;
+                }
+                return;
+            }
+            End::Again => {
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
+
+/// The events an ordered worker holds, by stream sequence.
+type Held = BTreeMap<u64, jetstream::Message>;
+
+/// Keeps every held event (and `current`) from being redelivered.
+async fn keep_alive(held: &Held, current: Option<&jetstream::Message>) {
+    for message in current.into_iter().chain(held.values()) {
+        let _ = message.ack_with(AckKind::Progress).await;
+    }
+}
+
+/// Hands `current` and every held event back, in stream order, for
+/// whoever delivers next.
+async fn hand_back(held: &mut Held, current: Option<&jetstream::Message>) {
+    for message in current.into_iter().chain(held.values()) {
+        let _ = message.ack_with(AckKind::Nak(None)).await;
+    }
+    held.clear();
+}
+
+/// Takes `message` into `held`, unless it is the redelivery of an event
+/// already delivered (acknowledged again).
+async fn take(held: &mut Held, message: jetstream::Message, done_upto: u64) {
+    let Ok(sequence) = message.info().map(|i| i.stream_sequence) else {
+        let _ = message.ack_with(AckKind::Term).await;
+        return;
+    };
+    if sequence <= done_upto {
+        let _ = message.ack().await;
+    } else {
+        // A redelivery replaces the copy held (either reply works).
+        held.insert(sequence, message);
+    }
+}
+
+/// One run of an ordered endpoint while holding its lease: events in a
+/// window of [`ORDERED_WINDOW`], POSTed one after the other in stream
+/// order; the next is never sent before the previous one is delivered,
+/// dead-lettered or the endpoint disabled.
+async fn window(
+    shared: &Shared,
+    endpoint: &watch::Receiver<Arc<Prepared>>,
+    consumer: &str,
+    replay: Option<&Replay>,
+    mut stop: watch::Receiver<bool>,
+    mut lost: watch::Receiver<bool>,
+    pacer: &Pacer,
+) -> End {
+    let id = endpoint.borrow().endpoint.id.to_string();
+    let (consumer_handle, idle, leftovers) = match open_consumer(shared, consumer, ORDERED_WINDOW)
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(endpoint = %id, consumer = %consumer, error = %e, "cannot consume; retrying");
+            return End::Again;
+        }
+    };
+    if replay.is_some() && idle {
+        return End::ReplayDone;
+    }
+    let mut messages = match consumer_handle
+        .stream()
+        .max_messages_per_batch(ORDERED_WINDOW as usize)
+        .heartbeat(Duration::from_secs(5))
+        .messages()
+        .await
+    {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!(endpoint = %id, error = %e, "cannot consume; retrying");
+            return End::Again;
+        }
+    };
+    let ack_wait = crate::store::ack_wait(&endpoint.borrow().endpoint);
+    let mut keep = tokio::time::interval(ack_wait / 3);
+    keep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    keep.tick().await;
+    // Events another holder left unacknowledged come back (after
+    // `ack_wait`, or at once when handed back) before anything newer can
+    // be sent; until every unacknowledged event is in hand, the smallest
+    // held may not be the next. Checked against the consumer's count.
+    let mut gated = leftovers > 0;
+    let mut recheck = tokio::time::interval(Duration::from_millis(250));
+    let mut held: Held = BTreeMap::new();
+    let mut done_upto = 0u64;
+    let mut open = true;
+    loop {
+        // Wait for something to deliver.
+        while open && (held.is_empty() || gated) {
+            tokio::select! {
+                m = messages.next() => match m {
+                    Some(Ok(m)) => take(&mut held, m, done_upto).await,
+                    Some(Err(e)) => tracing::warn!(endpoint = %id, error = %e, "receiving"),
+                    None => open = false,
+                },
+                _ = recheck.tick(), if gated => {
+                    let mut handle = consumer_handle.clone();
+                    if let Ok(info) = handle.info().await {
+                        gated = info.num_ack_pending > held.len();
+                    }
+                }
+                _ = keep.tick() => keep_alive(&held, None).await,
+                _ = stop.changed() => {
+                    hand_back(&mut held, None).await;
+                    return End::Stop;
+                }
+                _ = lost.changed() => {
+                    hand_back(&mut held, None).await;
+                    return End::Again;
+                }
+            }
+        }
+        if gated {
+            // The consumer's stream ended before the window was whole.
+            hand_back(&mut held, None).await;
+            return End::Again;
+        }
+        // Take whatever else has arrived, without waiting.
+        while open {
+            match messages.next().now_or_never() {
+                Some(Some(Ok(m))) => take(&mut held, m, done_upto).await,
+                Some(Some(Err(e))) => tracing::warn!(endpoint = %id, error = %e, "receiving"),
+                Some(None) => open = false,
+                None => break,
+            }
+        }
+        let Some((sequence, message)) = held.pop_first() else {
+            // The consumer's stream ended: open it again.
+            return End::Again;
+        };
+        let Ok(info) = message.info() else {
+            let _ = message.ack_with(AckKind::Term).await;
+            continue;
+        };
+        let last_of_replay = replay.is_some() && info.pending == 0;
+        let mut number = u64::try_from(info.delivered).unwrap_or(1).max(1);
+        let mut wait = None;
+        if number > 1 {
+            // A redelivery: resume the schedule where the attempts log
+            // says it was (a crash or a takeover since).
+            if let Some(last) = shared.log.last(&id).await {
+                if last.stream_sequence == sequence
+                    && last.replay == replay.is_some()
+                    && last.outcome == Outcome::Retry
+                {
+                    number = number.max(last.attempt + 1);
+                    let due = last.time
+                        + chrono::Duration::milliseconds(
+                            (last.latency_ms as i64)
+                                .saturating_add(last.retry_in_ms.unwrap_or(0) as i64),
+                        );
+                    wait = (due - Utc::now()).to_std().ok();
+                }
+            }
+        }
+        let verdict = loop {
+            if let Some(delay) = wait.take() {
+                let until = tokio::time::Instant::now() + delay;
+                loop {
+                    tokio::select! {
+                        () = tokio::time::sleep_until(until) => break,
+                        m = messages.next(), if open => match m {
+                            Some(Ok(m)) => take(&mut held, m, done_upto).await,
+                            Some(Err(e)) => tracing::warn!(endpoint = %id, error = %e, "receiving"),
+                            None => open = false,
+                        },
+                        _ = keep.tick() => keep_alive(&held, Some(&message)).await,
+                        _ = stop.changed() => {
+                            hand_back(&mut held, Some(&message)).await;
+                            return End::Stop;
+                        }
+                        _ = lost.changed() => {
+                            hand_back(&mut held, Some(&message)).await;
+                            return End::Again;
+                        }
+                    }
+                }
+            }
+            let prepared = endpoint.borrow().clone();
+            let trying = attempt(shared, &prepared, pacer, &message, replay, number);
+            tokio::pin!(trying);
+            let verdict = loop {
+                tokio::select! {
+                    v = &mut trying => break v,
+                    m = messages.next(), if open => match m {
+                        Some(Ok(m)) => take(&mut held, m, done_upto).await,
+                        Some(Err(e)) => tracing::warn!(endpoint = %id, error = %e, "receiving"),
+                        None => open = false,
+                    },
+                    _ = keep.tick() => keep_alive(&held, Some(&message)).await,
+                    _ = stop.changed() => {
+                        hand_back(&mut held, Some(&message)).await;
+                        return End::Stop;
+                    }
+                    _ = lost.changed() => {
+                        hand_back(&mut held, Some(&message)).await;
+                        return End::Again;
+                    }
+                }
+            };
+            match verdict {
+                Verdict::Retry(delay) => {
+                    wait = Some(delay);
+                    number += 1;
+                }
+                v => break v,
+            }
+        };
+        match verdict {
+            Verdict::Ack | Verdict::Retry(_) => {
+                let _ = message.ack().await;
+            }
+            Verdict::Term => {
+                let _ = message.ack_with(AckKind::Term).await;
+            }
+            Verdict::ReplayEnd => {
+                let _ = message.ack().await;
+                hand_back(&mut held, None).await;
+                return End::ReplayDone;
+            }
+            Verdict::Disabled => {
+                hand_back(&mut held, Some(&message)).await;
+                return End::Disabled;
+            }
+        }
+        done_upto = sequence;
+        if last_of_replay {
+            hand_back(&mut held, None).await;
+            return End::ReplayDone;
+        }
     }
 }
 
@@ -425,75 +904,87 @@ struct Failure {
     response: String,
 }
 
-async fn deliver(
+/// The event's envelope and, when `needs_event`, the decoded event.
+fn read_event(
     shared: &Shared,
-    prepared: &Prepared,
-    pacer: &Pacer,
-    message: jetstream::Message,
-    replay: Option<&Replay>,
-) -> Next {
-    let endpoint = &prepared.endpoint;
-    let Ok(info) = message.info() else {
-        let _ = message.ack_with(AckKind::Term).await;
-        return Next::Continue;
-    };
-    let (sequence, attempt, pending) = (
-        info.stream_sequence,
-        u64::try_from(info.delivered).unwrap_or(1).max(1),
-        info.pending,
-    );
-    let published = DateTime::<Utc>::from_timestamp(
-        info.published.unix_timestamp(),
-        info.published.nanosecond(),
-    )
-    .unwrap_or_else(Utc::now);
-    let stream = shared.bus.config().stream_name().to_owned();
-    let decoded = Envelope::from_headers(
+    message: &jetstream::Message,
+    sequence: u64,
+    published: DateTime<Utc>,
+    needs_event: bool,
+) -> Result<(Envelope, Option<Event>), String> {
+    let stream = shared.bus.config().stream_name();
+    let envelope = Envelope::from_headers(
         message.headers.as_ref(),
         None,
         || format!("{stream}:{sequence}"),
         published,
     )
-    .map_err(|e| e.to_string())
-    .and_then(|envelope| {
-        Event::decode(envelope.event_type.as_str(), &message.payload)
-            .map(|event| (envelope, event))
-            .map_err(|e| e.to_string())
-    });
-    let (envelope, event) = match decoded {
+    .map_err(|e| e.to_string())?;
+    if needs_event {
+        let event = Event::decode(envelope.event_type.as_str(), &message.payload)
+            .map_err(|e| e.to_string())?;
+        return Ok((envelope, Some(event)));
+    }
+    // Delivered as stored: the envelope names a known type and the body
+    // is JSON. The stream is open to any client with publish rights, so
+    // something is checked, but the full schema check (which repobus's
+    // publishers ran already) is skipped.
+    serde_json::from_slice::<serde::de::IgnoredAny>(&message.payload)
+        .map_err(|e| format!("the body is not JSON: {e}"))?;
+    Ok((envelope, None))
+}
+
+/// One attempt at `message` (attempt `number`), recorded; the caller
+/// acknowledges per the verdict.
+async fn attempt(
+    shared: &Shared,
+    prepared: &Prepared,
+    pacer: &Pacer,
+    message: &jetstream::Message,
+    replay: Option<&Replay>,
+    number: u64,
+) -> Verdict {
+    let endpoint = &prepared.endpoint;
+    let Ok(info) = message.info() else {
+        return Verdict::Term;
+    };
+    let sequence = info.stream_sequence;
+    let published = DateTime::<Utc>::from_timestamp(
+        info.published.unix_timestamp(),
+        info.published.nanosecond(),
+    )
+    .unwrap_or_else(Utc::now);
+    let (envelope, event) = match read_event(
+        shared,
+        message,
+        sequence,
+        published,
+        prepared.needs_event(),
+    ) {
         Ok(d) => d,
         Err(e) => {
             // Nothing to deliver: such a message never decodes.
             tracing::warn!(endpoint = %endpoint.id, sequence, error = %e, "skipping an undecodable event");
             metrics::counter!("repobus_webhook_undecodable_total").increment(1);
-            let _ = message.ack_with(AckKind::Term).await;
-            return Next::Continue;
+            return Verdict::Term;
         }
     };
     if let Some(r) = replay {
         if r.before.is_some_and(|before| envelope.time >= before) {
-            let _ = message.ack().await;
-            return Next::ReplayDone;
+            return Verdict::ReplayEnd;
         }
     }
-    let done = |next: Next| {
-        if replay.is_some() && pending == 0 && next == Next::Continue {
-            Next::ReplayDone
-        } else {
-            next
-        }
-    };
-    if let Some(filter) = &prepared.filter {
-        let record = Record::new(&event, &envelope, &message.subject, sequence);
+    if let (Some(filter), Some(event)) = (&prepared.filter, &event) {
+        let record = Record::new(event, &envelope, &message.subject, sequence);
         if !filter.matches(&record.to_map()) {
-            let _ = message.ack().await;
-            return done(Next::Continue);
+            return Verdict::Ack;
         }
     }
     pacer.wait(endpoint.rate_limit).await;
     let started = Utc::now();
     let clock = Instant::now();
-    let result = post(shared, endpoint, &message.payload, &envelope, &event).await;
+    let summary = event.as_ref().map(Event::summary).unwrap_or_default();
+    let result = post(shared, prepared, &message.payload, &envelope, &summary).await;
     let latency = clock.elapsed();
     metrics::histogram!("repobus_webhook_request_seconds").record(latency.as_secs_f64());
     let mut record = Attempt {
@@ -501,7 +992,7 @@ async fn deliver(
         event_id: envelope.event_id.clone(),
         event_type: envelope.event_type.as_str().to_owned(),
         stream_sequence: sequence,
-        attempt,
+        attempt: number,
         time: started,
         status: None,
         error: None,
@@ -515,9 +1006,8 @@ async fn deliver(
         Ok((status, response)) => {
             record.status = Some(status);
             record.response = response;
-            let _ = message.ack().await;
             count(Outcome::Delivered);
-            tracing::debug!(endpoint = %endpoint.id, event = %envelope.event_id, attempt, status, "delivered");
+            tracing::debug!(endpoint = %endpoint.id, event = %envelope.event_id, attempt = number, status, "delivered");
             shared.log.record(&record).await;
             if endpoint.failing_since.is_some() {
                 let _ = shared
@@ -528,7 +1018,7 @@ async fn deliver(
                     })
                     .await;
             }
-            return done(Next::Continue);
+            return Verdict::Ack;
         }
         Err(f) => f,
     };
@@ -578,9 +1068,7 @@ async fn deliver(
             record.outcome = Outcome::Disabled;
             count(Outcome::Disabled);
             shared.log.record(&record).await;
-            // Kept first in line for when the endpoint is enabled again.
-            let _ = message.ack_with(AckKind::Nak(None)).await;
-            return Next::Stop;
+            return Verdict::Disabled;
         }
     }
     if endpoint.failing_since.is_none() {
@@ -596,7 +1084,7 @@ async fn deliver(
     }
     let schedule = &endpoint.retry_schedule;
     let delay = schedule
-        .jittered_delay_after(attempt)
+        .jittered_delay_after(number)
         .map(|d| match failure.retry_after {
             Some(asked) => {
                 let (min, max) = schedule.bounds();
@@ -608,19 +1096,17 @@ async fn deliver(
         Some(delay) => {
             record.outcome = Outcome::Retry;
             record.retry_in_ms = Some(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX));
-            tracing::info!(endpoint = %endpoint.id, event = %envelope.event_id, attempt, error = %failure.error, retry_in = ?delay, "delivery failed; will retry");
+            tracing::info!(endpoint = %endpoint.id, event = %envelope.event_id, attempt = number, error = %failure.error, retry_in = ?delay, "delivery failed; will retry");
             count(Outcome::Retry);
             shared.log.record(&record).await;
-            let _ = message.ack_with(AckKind::Nak(Some(delay))).await;
-            Next::Continue
+            Verdict::Retry(delay)
         }
         None => {
             record.outcome = Outcome::DeadLetter;
-            tracing::warn!(endpoint = %endpoint.id, event = %envelope.event_id, attempt, error = %failure.error, "retry schedule exhausted: dead-lettered");
+            tracing::warn!(endpoint = %endpoint.id, event = %envelope.event_id, attempt = number, error = %failure.error, "retry schedule exhausted: dead-lettered");
             count(Outcome::DeadLetter);
             shared.log.record(&record).await;
-            let _ = message.ack_with(AckKind::Term).await;
-            done(Next::Continue)
+            Verdict::Term
         }
     }
 }
@@ -638,26 +1124,30 @@ fn count(outcome: Outcome) {
 /// One POST: `Ok((status, body excerpt))` for a 2xx answer.
 async fn post(
     shared: &Shared,
-    endpoint: &Endpoint,
+    prepared: &Prepared,
     wire: &[u8],
     envelope: &Envelope,
-    event: &Event,
+    summary: &str,
 ) -> Result<(u16, String), Failure> {
+    let endpoint = &prepared.endpoint;
     let fail = |error: String| Failure {
         status: None,
         error,
         retry_after: None,
         response: String::new(),
     };
-    let allow = shared.options.allow_private_targets || endpoint.allow_private_target;
-    let url = check_url(&endpoint.url, allow).map_err(|e| fail(e.to_string()))?;
+    let url = prepared.url.as_ref().map_err(|e| fail(e.clone()))?;
     let timestamp = Utc::now().timestamp();
-    let request = crate::payload::request(endpoint, wire, envelope, &event.summary(), timestamp);
-    let client = if allow { &shared.open } else { &shared.safe };
+    let request = crate::payload::request(endpoint, wire, envelope, summary, timestamp);
+    let client = if prepared.allow {
+        &shared.open
+    } else {
+        &shared.safe
+    };
     let exchange = async {
         let answer = client
             .post(
-                &url,
+                url,
                 &request.headers,
                 request.body,
                 crate::attempts::BODY_EXCERPT,

@@ -497,7 +497,7 @@ impl WebhookStore {
             ack_policy: AckPolicy::Explicit,
             ack_wait: ack_wait(endpoint),
             max_deliver: -1,
-            max_ack_pending: i64::from(endpoint.concurrency),
+            max_ack_pending: max_ack_pending(endpoint),
             filter_subject,
             filter_subjects,
             ..Default::default()
@@ -508,6 +508,22 @@ impl WebhookStore {
             .create_consumer(config)
             .await
             .map_err(|e| nats(format!("creating consumer {name}"))(e.into()))
+    }
+}
+
+/// How many events an ordered endpoint's worker holds unacknowledged at
+/// once: it POSTs them one after another, in stream order, and the server
+/// sends the next ones meanwhile (one ack round trip per event would cap
+/// delivery at a few thousand per second).
+pub const ORDERED_WINDOW: i64 = 256;
+
+/// The consumer's `max_ack_pending` for `endpoint`: the window when
+/// ordered, the concurrency limit otherwise.
+pub(crate) fn max_ack_pending(endpoint: &Endpoint) -> i64 {
+    if endpoint.concurrency <= 1 {
+        ORDERED_WINDOW
+    } else {
+        i64::from(endpoint.concurrency)
     }
 }
 

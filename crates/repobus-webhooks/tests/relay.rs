@@ -388,6 +388,7 @@ async fn an_endpoint_failing_for_longer_than_disable_after_is_disabled() {
         repobus_webhooks::relay::RelayOptions {
             allow_private_targets: false,
             disable_after: Duration::from_millis(300),
+            ..Default::default()
         },
     )
     .await
