@@ -1,0 +1,224 @@
+//! What the ordered window and the lease must keep: two relays on one
+//! ordered endpoint deliver in order, and the standby takes over when the
+//! owner stops; a TLS error is retried and recorded; a replay with
+//! `before` stops there.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{eventually, Behaviour, Receiver};
+use repobus::bus::Bus;
+use repobus_testkit::{connect, server, sync_started, within};
+use repobus_webhooks::attempts::{AttemptLog, Outcome};
+use repobus_webhooks::endpoint::EndpointSpec;
+use repobus_webhooks::relay::{Relay, RelayOptions};
+use repobus_webhooks::store::WebhookStore;
+
+async fn publish(bus: &Bus, n: usize, repo: &str) -> Vec<String> {
+    let publisher = bus.publisher();
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let ack = publisher
+            .publish(&sync_started(&format!("{repo}-{i}")))
+            .await
+            .expect("publish");
+        ids.push(ack.event_id);
+    }
+    ids
+}
+
+/// A relay with a 3 s lease; stopping it through the returned sender
+/// waits until it has handed its window and lease back.
+async fn relay(
+    bus: &Bus,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let relay = Relay::new(
+        bus,
+        RelayOptions {
+            allow_private_targets: true,
+            lease_ttl: Duration::from_secs(3),
+            ..RelayOptions::default()
+        },
+    )
+    .await
+    .expect("relay");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        relay
+            .run(async move {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("relay run");
+    });
+    (stop, task)
+}
+
+#[tokio::test]
+async fn two_relays_on_one_ordered_endpoint_keep_order_and_the_standby_takes_over() {
+    let nats = server().await;
+    let bus = connect(&nats).await;
+    let store = WebhookStore::open(&bus).await.unwrap();
+    // Slow enough that the owner is stopped mid-stream.
+    let receiver = Receiver::start(Behaviour::Delay(5)).await;
+    store
+        .create(EndpointSpec {
+            allow_private_target: true,
+            timeout: Some("2s".into()),
+            retry_schedule: Some("100ms".into()),
+            ..EndpointSpec::new("shared", receiver.url())
+        })
+        .await
+        .unwrap();
+    let (stop_first, first) = relay(&bus).await;
+    // The first relay owns the endpoint once it has delivered.
+    let warmup = publish(&bus, 1, "warm").await;
+    within(10, "warm-up", receiver.wait_for(1, 8)).await;
+    let (stop_second, second) = relay(&bus).await;
+    let published = publish(&bus, 300, "pair").await;
+    eventually(10, "the owner mid-stream", || async {
+        receiver.unique_ids().len() > 60
+    })
+    .await;
+    stop_first.send(()).unwrap();
+    within(5, "the owner stops", first).await.unwrap();
+    let stopped_at = receiver.unique_ids().len();
+    assert!(
+        stopped_at < 301,
+        "the owner delivered everything before it stopped"
+    );
+    let got = within(30, "deliveries by the standby", receiver.wait_for(301, 25)).await;
+    let mut expected = warmup;
+    expected.extend(published);
+    assert_eq!(got, expected, "every event, first received in stream order");
+    // Repeats (an event in flight when the owner stopped) come back in
+    // place: no event was ever received before an earlier one was.
+    let ids: Vec<String> = receiver.received().iter().map(|r| r.id()).collect();
+    let position = |id: &String| expected.iter().position(|e| e == id).unwrap();
+    for pair in ids.windows(2) {
+        assert!(
+            position(&pair[1]) <= position(&pair[0]) + 1,
+            "{} after {}: out of order",
+            pair[1],
+            pair[0]
+        );
+    }
+    stop_second.send(()).unwrap();
+    within(5, "the standby stops", second).await.unwrap();
+}
+
+/// An https server whose certificate no root vouches for: counts the
+/// handshakes it is offered.
+async fn self_signed_server() -> (u16, Arc<AtomicUsize>) {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(
+        certified.signing_key.serialize_der(),
+    ));
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![certified.cert.der().clone()], key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handshakes = Arc::new(AtomicUsize::new(0));
+    let counted = handshakes.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let _ = acceptor.accept(tcp).await;
+            });
+        }
+    });
+    (port, handshakes)
+}
+
+#[tokio::test]
+async fn a_certificate_no_root_vouches_for_is_retried_recorded_and_dead_lettered() {
+    let nats = server().await;
+    let bus = connect(&nats).await;
+    let store = WebhookStore::open(&bus).await.unwrap();
+    let (port, handshakes) = self_signed_server().await;
+    store
+        .create(EndpointSpec {
+            allow_private_target: true,
+            retry_schedule: Some("100ms,100ms".into()),
+            ..EndpointSpec::new("tls", format!("https://127.0.0.1:{port}/hook"))
+        })
+        .await
+        .unwrap();
+    let _relay = relay(&bus).await;
+    let published = publish(&bus, 1, "tls").await;
+    let log = AttemptLog::open(&bus).await.unwrap();
+    eventually(15, "dead-lettered", || {
+        let log = log.clone();
+        async move { log.dead_letters("tls", 10).await.unwrap().len() == 1 }
+    })
+    .await;
+    let attempts = log.attempts("tls", 10).await.unwrap();
+    let numbers: Vec<u64> = attempts.iter().map(|a| a.attempt).collect();
+    assert_eq!(numbers, [1, 2, 3], "{attempts:?}");
+    for a in &attempts {
+        assert_eq!(a.event_id, published[0]);
+        assert_eq!(a.status, None);
+        let error = a.error.clone().unwrap_or_default();
+        assert!(
+            error.contains("certificate") && error.contains("UnknownIssuer"),
+            "a clear TLS error: {error}"
+        );
+    }
+    assert_eq!(attempts[0].outcome, Outcome::Retry);
+    assert_eq!(attempts[2].outcome, Outcome::DeadLetter);
+    assert!(
+        handshakes.load(Ordering::SeqCst) >= 3,
+        "one handshake per attempt"
+    );
+}
+
+#[tokio::test]
+async fn a_replay_with_before_stops_there() {
+    let nats = server().await;
+    let bus = connect(&nats).await;
+    let store = WebhookStore::open(&bus).await.unwrap();
+    let receiver = Receiver::start(Behaviour::Ok).await;
+    store
+        .create(EndpointSpec {
+            allow_private_target: true,
+            ..EndpointSpec::new("bounded", receiver.url())
+        })
+        .await
+        .unwrap();
+    let _relay = relay(&bus).await;
+    let from = chrono::Utc::now() - chrono::Duration::seconds(1);
+    let early = publish(&bus, 3, "early").await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let before = chrono::Utc::now();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let late = publish(&bus, 3, "late").await;
+    let got = within(10, "live deliveries", receiver.wait_for(6, 8)).await;
+    assert_eq!(got[..3], early[..]);
+    assert_eq!(got[3..], late[..]);
+    store.replay("bounded", from, Some(before)).await.unwrap();
+    eventually(10, "the replay is marked done", || async {
+        store.get("bounded").await.unwrap().replay.is_none()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let replayed: Vec<String> = receiver.received()[6..].iter().map(|r| r.id()).collect();
+    assert_eq!(
+        replayed, early,
+        "the events before `before`, and nothing after"
+    );
+}
