@@ -84,6 +84,9 @@ async fn malformed_fields_exit_2_naming_the_field_even_without_nats() {
     let out = repobus(&["--nats-url", &url, "relay", "--disable-after", "often"]).await;
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("--disable-after"), "{}", out.stderr);
+    let out = repobus(&["--nats-url", &url, "relay", "--lease-ttl", "0s"]).await;
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("--lease-ttl"), "{}", out.stderr);
 }
 
 #[tokio::test]
@@ -176,7 +179,16 @@ async fn receive(State(seen): State<Seen>, headers: HeaderMap, _body: Bytes) -> 
 fn spawn_relay(url: &str) -> tokio::process::Child {
     let mut command = tokio::process::Command::from(repobus_command(BIN));
     command
-        .args(["--nats-url", url, "relay", "--allow-private-targets"])
+        // A short lease: the restarted relay takes the killed one's
+        // endpoint within 4 s (then its window comes back after ack_wait).
+        .args([
+            "--nats-url",
+            url,
+            "relay",
+            "--allow-private-targets",
+            "--lease-ttl",
+            "3s",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true);
