@@ -1,21 +1,69 @@
 //! The delivery engine.
 //!
 //! One worker per enabled endpoint pulls from the endpoint's durable
-//! consumer; several relay processes may run at once and share each
-//! consumer. With the default concurrency of 1 the consumer lets one event
-//! be unacknowledged at a time, so events reach the endpoint in stream
-//! order, and a retry holds back the events after it. A failed attempt is
-//! a JetStream nak with the schedule's delay: the retry state lives in the
-//! server, so a relay that restarts or crashes loses none. Each endpoint
-//! has its own consumer and task, so one slow endpoint delays no other.
+//! consumer. Each endpoint has its own consumer and task, so one slow
+//! endpoint delays no other.
 //!
-//! Outcomes: 2xx delivered; 410 Gone disables the endpoint at once (the
-//! event stays first in line for when it is enabled again); 429 and 503
-//! honour `Retry-After` clamped to the schedule's bounds; anything else
-//! (other statuses, timeouts, connection and TLS errors, refused targets)
-//! is retried on the schedule, and dead-lettered for the endpoint when it
+//! # Ordered endpoints (the default, `concurrency` 1)
+//!
+//! The consumer lets [`ORDERED_WINDOW`] events be unacknowledged at once
+//! (endpoints created before the window have their consumer updated when
+//! a worker opens it). The worker POSTs them one after the other in stream
+//! order over one keep-alive connection and acknowledges each after its
+//! 2xx, without waiting for the server: the next events are already in
+//! hand, so an event costs one HTTP round trip, not an HTTP and a NATS one.
+//!
+//! The guarantee: **an event is POSTed only after every earlier event of
+//! the endpoint's stream was delivered (2xx), dead-lettered, filtered out
+//! or skipped as undecodable; delivery is at least once, and every repeat
+//! carries the same `webhook-id`.**
+//!
+//! - When event *k* fails, *k* is retried on the schedule by the worker,
+//!   and *k* and everything held after it stay unacknowledged, kept alive
+//!   with in-progress acks; nothing after *k* is sent before *k* is
+//!   delivered, dead-lettered or the endpoint is disabled (410, or failing
+//!   for [`RelayOptions::disable_after`]: *k* and the window are handed
+//!   back, in order, so enabling resumes with *k*).
+//! - Retry state survives a crash: every attempt is recorded in the
+//!   attempts stream before the worker waits, and a redelivered event's
+//!   attempt number and remaining delay come from the last record of that
+//!   event (one direct read, only for redeliveries) and the message's
+//!   delivery count. After a crash the unacknowledged window comes back in
+//!   order once `ack_wait` (the request timeout + 2 s) expires.
+//! - One relay at a time holds an ordered endpoint: a lease in the
+//!   `<stream>_WEBHOOK_LEASES` KV bucket (see [`crate::lease`]), renewed
+//!   every third of [`RelayOptions::lease_ttl`]. The others stand by and
+//!   take over when the owner stops (it hands its window back and releases
+//!   the lease) or dies (the lease expires). A new holder sends nothing
+//!   while the consumer counts more unacknowledged events than it holds:
+//!   the previous holder's window is redelivered first, in order.
+//!   Several relays still share the work: each holds some endpoints.
+//!
+//! # Concurrent endpoints (`concurrency` > 1)
+//!
+//! Every relay pulls from the shared consumer, at most `concurrency`
+//! events in flight; a failed attempt is a nak with the schedule's delay
+//! (the retry state lives in the server).
+//!
+//! # Outcomes
+//!
+//! 2xx delivered; 410 Gone disables the endpoint at once (the event stays
+//! first in line for when it is enabled again); 429 and 503 honour
+//! `Retry-After` clamped to the schedule's bounds; anything else (other
+//! statuses, timeouts, connection and TLS errors, refused targets) is
+//! retried on the schedule, and dead-lettered for the endpoint when it
 //! runs out. An endpoint whose attempts have all failed for
 //! [`RelayOptions::disable_after`] (5 days) is disabled.
+//!
+//! # Per-event work
+//!
+//! The stored body goes out as it is: the event is decoded (and its schema
+//! checked) only when a criteria filter or the `text` format needs it.
+//! Otherwise the envelope headers must name a known type and the body must
+//! be JSON (the stream is open to any client with publish rights, so that
+//! much is checked); repobus's publishers validated the schema already.
+//! The endpoint's URL is checked once per change, not per event; the
+//! attempt record is a core publish.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
