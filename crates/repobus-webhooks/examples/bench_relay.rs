@@ -14,6 +14,10 @@
 //!   deliveries/s from the first publish to the last receipt, and
 //!   publish-to-receipt p50/p99 (which include queueing behind the backlog);
 //! - `relay 10 endpoints`: the same N events to 10 endpoints (10 N deliveries);
+//! - `backlog drain`: after each of those, the endpoints are disabled, N
+//!   more events published, and the endpoints enabled: deliveries/s from
+//!   enabling to the last receipt, the relay alone (the phases above also
+//!   include the publishers, which may be the slower side);
 //! - `low load`: events published 5 ms apart to one endpoint: the
 //!   publish-to-receipt latency without a backlog.
 //!
@@ -37,6 +41,9 @@ use repobus_webhooks::store::WebhookStore;
 struct Receipts {
     /// (endpoint path, webhook-id) -> latency in ms, first receipt only.
     seen: Arc<Mutex<HashMap<(String, String), f64>>>,
+    /// Distinct events received per path (counted on first receipt, so
+    /// that waiting does not scan every receipt).
+    counts: Arc<Mutex<HashMap<String, usize>>>,
 }
 
 async fn receive(
@@ -59,12 +66,24 @@ async fn receive(
     let latency = sent.map_or(f64::NAN, |s| {
         (now - s).num_microseconds().unwrap_or(0) as f64 / 1000.0
     });
-    receipts
-        .seen
-        .lock()
-        .unwrap()
-        .entry((uri.path().to_owned(), id))
-        .or_insert(latency);
+    let first = {
+        let mut seen = receipts.seen.lock().unwrap();
+        let key = (uri.path().to_owned(), id);
+        if seen.contains_key(&key) {
+            false
+        } else {
+            seen.insert(key, latency);
+            true
+        }
+    };
+    if first {
+        *receipts
+            .counts
+            .lock()
+            .unwrap()
+            .entry(uri.path().to_owned())
+            .or_default() += 1;
+    }
     StatusCode::OK
 }
 
@@ -117,10 +136,10 @@ async fn wait_receipts(
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
         let done = {
-            let seen = receipts.seen.lock().unwrap();
+            let counts = receipts.counts.lock().unwrap();
             paths
                 .iter()
-                .all(|p| seen.keys().filter(|(path, _)| path == p).count() >= n)
+                .all(|p| counts.get(p).copied().unwrap_or(0) >= n)
         };
         if done {
             break;
@@ -194,6 +213,8 @@ async fn main() {
 
     // One endpoint, ordered; then ten.
     let mut phases = Vec::new();
+    let mut drains = Vec::new();
+    let mut publishes = Vec::new();
     for (label, count) in [
         ("relay 1 endpoint (ordered)", 1usize),
         ("relay 10 endpoints (ordered each)", 10),
@@ -217,8 +238,16 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let start = Instant::now();
         publish_all(&bus, n, &format!("load{count}")).await;
+        let publish_rate = n as f64 / start.elapsed().as_secs_f64();
         let (elapsed, latencies) = wait_receipts(&receipts, &paths, n, start).await;
         let rate = (n * count) as f64 / elapsed.as_secs_f64();
+        rows.push((
+            format!("  publishing meanwhile ({count} endpoint(s))"),
+            publish_rate,
+            f64::NAN,
+            f64::NAN,
+        ));
+        publishes.push(publish_rate);
         rows.push((
             label.into(),
             rate,
@@ -226,6 +255,26 @@ async fn main() {
             percentile(&latencies, 0.99),
         ));
         phases.push(rate);
+        // The relay alone: N events waiting (endpoints disabled while
+        // they are published), then the endpoints enabled.
+        for i in 0..count {
+            store.disable(&format!("bench-{count}-{i}"), "bench").await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        publish_all(&bus, n, &format!("backlog{count}")).await;
+        let start = Instant::now();
+        for i in 0..count {
+            store.enable(&format!("bench-{count}-{i}")).await.unwrap();
+        }
+        let (elapsed, _) = wait_receipts(&receipts, &paths, 2 * n, start).await;
+        let drain = (n * count) as f64 / elapsed.as_secs_f64();
+        rows.push((
+            format!("  backlog drain, {count} endpoint(s)"),
+            drain,
+            f64::NAN,
+            f64::NAN,
+        ));
+        drains.push(drain);
         for i in 0..count {
             store.remove(&format!("bench-{count}-{i}")).await.unwrap();
         }
@@ -264,6 +313,7 @@ async fn main() {
         "phase", "events/s", "p50 ms", "p99 ms"
     );
     for (label, rate, p50, p99) in &rows {
+        let label = label.as_str();
         let show = |v: f64, prec: usize| {
             if v.is_nan() {
                 "-".to_owned()
@@ -287,8 +337,14 @@ async fn main() {
             "relay_10_endpoints_deliveries_per_s": phases[1].round(),
             "relay_1_vs_consume": (phases[0] / consume_rate * 1000.0).round() / 1000.0,
             "relay_10_vs_consume": (phases[1] / consume_rate * 1000.0).round() / 1000.0,
-            "load_1_p50_ms": rows[1].2, "load_1_p99_ms": rows[1].3,
-            "load_10_p50_ms": rows[2].2, "load_10_p99_ms": rows[2].3,
+            "drain_1_endpoint_deliveries_per_s": drains[0].round(),
+            "drain_10_endpoints_deliveries_per_s": drains[1].round(),
+            "drain_1_vs_consume": (drains[0] / consume_rate * 1000.0).round() / 1000.0,
+            "drain_10_vs_consume": (drains[1] / consume_rate * 1000.0).round() / 1000.0,
+            "publish_during_1_per_s": publishes[0].round(),
+            "publish_during_10_per_s": publishes[1].round(),
+            "load_1_p50_ms": rows[2].2, "load_1_p99_ms": rows[2].3,
+            "load_10_p50_ms": rows[5].2, "load_10_p99_ms": rows[5].3,
             "low_load_p50_ms": low.0, "low_load_p99_ms": low.1,
         })
     );
