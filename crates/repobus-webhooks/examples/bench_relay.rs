@@ -187,8 +187,10 @@ async fn main() {
     tokio::spawn(relay.run(std::future::pending()));
     let mut rows: Vec<(String, f64, f64, f64)> = Vec::new();
 
-    // The bus's own consume rate.
+    // The publishers alone, then the bus's own consume rate.
+    let start = Instant::now();
     publish_all(&bus, n, "consume").await;
+    let publish_alone = n as f64 / start.elapsed().as_secs_f64();
     let mut subscription = bus
         .subscriber()
         .subscribe(ConsumerOptions {
@@ -203,6 +205,12 @@ async fn main() {
         subscription.next().await.expect("event").expect("decoded");
     }
     let consume_rate = n as f64 / start.elapsed().as_secs_f64();
+    rows.push((
+        "publishing, no endpoint".into(),
+        publish_alone,
+        f64::NAN,
+        f64::NAN,
+    ));
     rows.push((
         "bus consume (Subscription)".into(),
         consume_rate,
@@ -258,7 +266,10 @@ async fn main() {
         // The relay alone: N events waiting (endpoints disabled while
         // they are published), then the endpoints enabled.
         for i in 0..count {
-            store.disable(&format!("bench-{count}-{i}"), "bench").await.unwrap();
+            store
+                .disable(&format!("bench-{count}-{i}"), "bench")
+                .await
+                .unwrap();
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
         publish_all(&bus, n, &format!("backlog{count}")).await;
@@ -343,8 +354,9 @@ async fn main() {
             "drain_10_vs_consume": (drains[1] / consume_rate * 1000.0).round() / 1000.0,
             "publish_during_1_per_s": publishes[0].round(),
             "publish_during_10_per_s": publishes[1].round(),
-            "load_1_p50_ms": rows[2].2, "load_1_p99_ms": rows[2].3,
-            "load_10_p50_ms": rows[5].2, "load_10_p99_ms": rows[5].3,
+            "publish_alone_per_s": publish_alone.round(),
+            "load_1_p50_ms": rows[3].2, "load_1_p99_ms": rows[3].3,
+            "load_10_p50_ms": rows[6].2, "load_10_p99_ms": rows[6].3,
             "low_load_p50_ms": low.0, "low_load_p99_ms": low.1,
         })
     );
