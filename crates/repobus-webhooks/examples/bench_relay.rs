@@ -68,12 +68,12 @@ async fn receive(
     });
     let first = {
         let mut seen = receipts.seen.lock().unwrap();
-        let key = (uri.path().to_owned(), id);
-        if seen.contains_key(&key) {
-            false
-        } else {
-            seen.insert(key, latency);
-            true
+        match seen.entry((uri.path().to_owned(), id)) {
+            std::collections::hash_map::Entry::Occupied(_) => false,
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(latency);
+                true
+            }
         }
     };
     if first {
