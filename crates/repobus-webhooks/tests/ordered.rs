@@ -222,3 +222,58 @@ async fn a_replay_with_before_stops_there() {
         "the events before `before`, and nothing after"
     );
 }
+
+#[tokio::test]
+async fn a_relay_taking_over_a_retry_continues_its_attempt_numbers() {
+    let nats = server().await;
+    let bus = connect(&nats).await;
+    let store = WebhookStore::open(&bus).await.unwrap();
+    let receiver = Receiver::start(Behaviour::FailFirst(3)).await;
+    store
+        .create(EndpointSpec {
+            allow_private_target: true,
+            timeout: Some("1s".into()),
+            // Two attempts in the owner (one delivery by the server), then
+            // a long wait during which it stops.
+            retry_schedule: Some("200ms,1500ms,1500ms,1500ms".into()),
+            ..EndpointSpec::new("handover", receiver.url())
+        })
+        .await
+        .unwrap();
+    let (stop_first, first) = relay(&bus).await;
+    let published = publish(&bus, 1, "handover").await;
+    eventually(10, "two attempts", || async {
+        receiver.received().len() == 2
+    })
+    .await;
+    // The owner stops while it waits to retry; the standby resumes.
+    let (_stop_second, _second) = relay(&bus).await;
+    stop_first.send(()).unwrap();
+    within(5, "the owner stops", first).await.unwrap();
+    let got = within(20, "delivery by the standby", receiver.wait_for(1, 18)).await;
+    assert_eq!(got, published);
+    let log = AttemptLog::open(&bus).await.unwrap();
+    eventually(10, "four attempts recorded", || {
+        let log = log.clone();
+        async move { log.attempts("handover", 10).await.unwrap().len() >= 4 }
+    })
+    .await;
+    assert_eq!(receiver.received().len(), 4);
+    let attempts = log.attempts("handover", 10).await.unwrap();
+    let numbers: Vec<u64> = attempts.iter().map(|a| a.attempt).collect();
+    // The server delivered the event twice; the numbers come from the
+    // attempts stream, not from the delivery count.
+    assert_eq!(
+        numbers,
+        [1, 2, 3, 4],
+        "the schedule continued: {attempts:?}"
+    );
+    assert_eq!(attempts[3].outcome, Outcome::Delivered);
+    // The standby waited out the delay the owner had started.
+    let r = receiver.received();
+    assert!(
+        r[2].at - r[1].at >= Duration::from_millis(1200),
+        "{:?}",
+        r[2].at - r[1].at
+    );
+}
