@@ -277,3 +277,43 @@ async fn a_relay_taking_over_a_retry_continues_its_attempt_numbers() {
         r[2].at - r[1].at
     );
 }
+
+#[tokio::test]
+async fn an_endpoint_from_before_the_window_gets_its_consumer_widened() {
+    use async_nats::jetstream::consumer::{pull, FromConsumer};
+    let nats = server().await;
+    let bus = connect(&nats).await;
+    let store = WebhookStore::open(&bus).await.unwrap();
+    let receiver = Receiver::start(Behaviour::Ok).await;
+    store
+        .create(EndpointSpec {
+            allow_private_target: true,
+            ..EndpointSpec::new("old", receiver.url())
+        })
+        .await
+        .unwrap();
+    // As the first version created it: one unacknowledged event at a time.
+    let stream = bus
+        .jetstream()
+        .get_stream(bus.config().stream_name())
+        .await
+        .unwrap();
+    let name = repobus_webhooks::store::consumer_name("old");
+    let mut consumer: async_nats::jetstream::consumer::Consumer<pull::Config> =
+        stream.get_consumer(&name).await.unwrap();
+    let mut config =
+        pull::Config::try_from_consumer_config(consumer.info().await.unwrap().config.clone())
+            .unwrap();
+    config.max_ack_pending = 1;
+    stream.update_consumer(config).await.unwrap();
+    let _relay = relay(&bus).await;
+    let published = publish(&bus, 20, "old").await;
+    let got = within(10, "deliveries", receiver.wait_for(20, 8)).await;
+    assert_eq!(got, published);
+    let mut consumer: async_nats::jetstream::consumer::Consumer<pull::Config> =
+        stream.get_consumer(&name).await.unwrap();
+    assert_eq!(
+        consumer.info().await.unwrap().config.max_ack_pending,
+        repobus_webhooks::store::ORDERED_WINDOW
+    );
+}
