@@ -931,6 +931,14 @@ async fn window(
             }
         }
         done_upto = sequence;
+        // A copy of this event redelivered while it was being attempted
+        // (its ack_wait ran out) is not sent again.
+        while let Some(entry) = held.first_entry() {
+            if *entry.key() > done_upto {
+                break;
+            }
+            let _ = entry.remove().ack().await;
+        }
         if last_of_replay {
             hand_back(&mut held, None).await;
             return End::ReplayDone;
