@@ -1391,3 +1391,62 @@ async fn max_deliveries_with_backoff_then_no_more() {
         "{seen:?}"
     );
 }
+
+// publish_lines pipelines up to its window of acks and still stores the
+// lines in file order; a bad line is counted and skipped. With a window of
+// 1 (max_in_flight 1) it is one line at a time, in the same order.
+#[tokio::test(flavor = "multi_thread")]
+async fn publish_lines_pipelines_in_file_order() {
+    const LINES: usize = 2_000;
+    let server = server().await;
+    let text: String = (0..LINES)
+        .map(|i| {
+            let line =
+                json!({"topic": "repo-sync-started", "body": {"repo_id": format!("line-{i:04}")}});
+            if i == 100 {
+                format!("{{not json\n{line}\n")
+            } else {
+                format!("{line}\n")
+            }
+        })
+        .collect();
+    for (max_in_flight, stream) in [(4096, "WIDE"), (1, "NARROW")] {
+        let bus = connect_with(
+            config(server.url())
+                .prefix(stream.to_lowercase())
+                .stream(stream)
+                .max_in_flight(max_in_flight),
+        )
+        .await;
+        let publisher = bus.publisher();
+        let lines = if max_in_flight == 1 { 300 } else { LINES };
+        let input: String = text
+            .lines()
+            .take(lines + 1)
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let mut failures = Vec::new();
+        let report = within(
+            60,
+            "publish_lines",
+            publisher.publish_lines(input.as_bytes(), |f| failures.push(f.to_string())),
+        )
+        .await;
+        publisher.close().await;
+        assert_eq!(report.published, lines as u64, "{report:?}");
+        assert_eq!((report.failed, report.duplicates), (1, 0), "{report:?}");
+        assert_eq!(report.stopped_at_line, None);
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert!(failures[0].starts_with("line 101: "), "{failures:?}");
+        let keys: Vec<String> = stream_messages(&bus, stream)
+            .await
+            .iter()
+            .map(|(_, headers, payload)| repo_of(&decode_stored(headers, payload)))
+            .collect();
+        let expected: Vec<String> = (0..lines).map(|i| format!("line-{i:04}")).collect();
+        assert_eq!(
+            keys, expected,
+            "stored in file order (max_in_flight {max_in_flight})"
+        );
+    }
+}

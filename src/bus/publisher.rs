@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::message::PublishMessage;
+use async_nats::HeaderMap;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
@@ -12,7 +13,7 @@ use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 
 use super::Bus;
-use crate::envelope::{Envelope, EnvelopeError};
+use crate::envelope::{check_id, new_event_id, EnvelopeError, PublishHeaders, TimeText};
 use crate::events::Event;
 use crate::telemetry::{self, PublishOutcome};
 
@@ -215,17 +216,75 @@ impl PublishError {
 #[derive(Debug, Clone)]
 pub struct Publisher {
     bus: Bus,
-    in_flight: Arc<Semaphore>,
+    pub(super) in_flight: Arc<Semaphore>,
     background: TaskTracker,
+    headers: Arc<PublishHeaders>,
+}
+
+/// One event ready to send.
+#[derive(Clone)]
+pub(super) struct Prepared {
+    pub(super) event_id: String,
+    time: TimeText,
+    pub(super) subject: String,
+    pub(super) payload: Bytes,
+}
+
+impl Prepared {
+    /// What a publish returns once the server stored it.
+    pub(super) fn acked(self, ack: async_nats::jetstream::publish::PublishAck) -> PublishAck {
+        PublishAck {
+            event_id: self.event_id,
+            subject: self.subject,
+            stream: ack.stream,
+            seq: ack.sequence,
+            duplicate: ack.duplicate,
+        }
+    }
+}
+
+/// Where a publish's retry loop starts: its deadline, how often it was
+/// sent already, and the last error seen.
+pub(super) struct Retry {
+    pub(super) deadline: Instant,
+    pub(super) attempts: u32,
+    pub(super) last_error: Option<async_nats::jetstream::context::PublishError>,
+    /// Back off before the next send (after a failed attempt, unless the
+    /// caller knows the connection was just re-established).
+    pub(super) pause: bool,
+}
+
+impl Retry {
+    /// Not sent yet.
+    pub(super) fn first(deadline: Instant) -> Self {
+        Retry {
+            deadline,
+            attempts: 0,
+            last_error: None,
+            pause: false,
+        }
+    }
+}
+
+/// True when the server refused the event for good: sending it again
+/// cannot succeed.
+pub(super) fn is_refusal(e: &async_nats::jetstream::context::PublishError) -> bool {
+    matches!(
+        e.kind(),
+        PublishErrorKind::MaxPayloadExceeded
+            | PublishErrorKind::WrongLastMessageId
+            | PublishErrorKind::WrongLastSequence
+    )
 }
 
 impl Publisher {
     pub(super) fn new(bus: Bus) -> Self {
         let capacity = bus.config.max_in_flight;
         Publisher {
-            bus,
             in_flight: Arc::new(Semaphore::new(capacity)),
             background: TaskTracker::new(),
+            headers: Arc::new(PublishHeaders::new(&bus.config.source)),
+            bus,
         }
     }
 
@@ -304,20 +363,48 @@ impl Publisher {
         self.send(event, &options).await
     }
 
-    /// What every publish sends: the envelope (with `id` or a new one), the
-    /// subject and the body bytes.
-    fn prepare(
+    /// What every publish sends, built straight from the typed event (valid
+    /// by construction: nothing is validated again): the ID (`id` or a new
+    /// UUIDv7), the time, the subject and the body bytes.
+    pub(super) fn prepare(
         &self,
         event: &Event,
         options: &PublishOptions,
-    ) -> Result<(Envelope, String, Bytes), EnvelopeError> {
-        let mut envelope = Envelope::new(event, &self.bus.config.source, options.id.as_deref())?;
-        envelope.pulp_task_id = options.pulp_task_id.clone();
-        Ok((
-            envelope,
-            self.bus.subjects.for_event(event),
-            Bytes::from(event.to_vec()),
-        ))
+    ) -> Result<Prepared, EnvelopeError> {
+        let event_id = match &options.id {
+            Some(id) => {
+                check_id(id)?;
+                id.clone()
+            }
+            None => new_event_id(),
+        };
+        let now = chrono::Utc::now();
+        let time = TimeText::new(now).ok_or_else(|| EnvelopeError::BadHeader {
+            header: "ce-time",
+            reason: format!("the clock reads {now}, outside the years 0000-9999"),
+        })?;
+        Ok(Prepared {
+            event_id,
+            time,
+            subject: self.bus.subjects.for_event(event),
+            payload: Bytes::from(event.to_vec()),
+        })
+    }
+
+    /// The headers of a prepared event (built again for a retry rather than
+    /// every publish paying for a copy).
+    pub(super) fn headers(
+        &self,
+        event: &Event,
+        prepared: &Prepared,
+        options: &PublishOptions,
+    ) -> HeaderMap {
+        self.headers.build(
+            event,
+            &prepared.event_id,
+            &prepared.time,
+            options.pulp_task_id.as_deref(),
+        )
     }
 
     /// Sends until the JetStream ack arrives or the deadline passes; the
@@ -344,28 +431,62 @@ impl Publisher {
         event: &Event,
         options: &PublishOptions,
     ) -> Result<PublishAck, PublishError> {
-        let (envelope, subject, payload) = self.prepare(event, options)?;
-        // Built once; a retry (rare) builds them again rather than every
-        // publish paying for a copy.
-        let mut headers = Some(envelope.to_headers());
+        let prepared = self.prepare(event, options)?;
+        let headers = self.headers(event, &prepared, options);
+        let deadline = Instant::now() + self.bus.config.publish_deadline;
+        self.deliver(
+            event,
+            options,
+            prepared,
+            Some(headers),
+            Retry::first(deadline),
+        )
+        .await
+    }
+
+    /// Sends `prepared` (again, when `retry` says it was sent before) until
+    /// its ack arrives or the deadline passes. `headers` are the prepared
+    /// event's headers when already built.
+    pub(super) async fn deliver(
+        &self,
+        event: &Event,
+        options: &PublishOptions,
+        prepared: Prepared,
+        mut headers: Option<HeaderMap>,
+        retry: Retry,
+    ) -> Result<PublishAck, PublishError> {
+        let Retry {
+            deadline,
+            mut attempts,
+            mut last_error,
+            mut pause,
+        } = retry;
         let deadline_after = self.bus.config.publish_deadline;
-        let deadline = Instant::now() + deadline_after;
-        let mut attempts = 0u32;
-        let mut last_error = None;
         let mut backoff = Duration::from_millis(50);
+        for _ in 1..attempts {
+            backoff = (backoff * 2).min(Duration::from_secs(1));
+        }
         loop {
+            if pause {
+                if Instant::now() + backoff >= deadline {
+                    tokio::time::sleep_until(deadline).await;
+                } else {
+                    tokio::time::sleep(backoff).await;
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+            }
             // Send only while connected: the client queues what is sent while
             // disconnected and delivers it after reconnecting, which would
             // store an event long after its publish reported failure.
             if !self.wait_connected(deadline).await {
                 return Err(if attempts == 0 {
                     PublishError::Unreachable {
-                        id: envelope.event_id,
+                        id: prepared.event_id,
                         deadline: deadline_after,
                     }
                 } else {
                     PublishError::Deadline {
-                        id: envelope.event_id,
+                        id: prepared.event_id,
                         attempts,
                         deadline: deadline_after,
                         last_error,
@@ -376,67 +497,54 @@ impl Publisher {
             if attempts > 1 {
                 telemetry::record_retry(event.event_type());
             }
-            let attempt = async {
-                let ack = self
-                    .bus
-                    .jetstream
-                    .send_publish(
-                        subject.clone(),
-                        PublishMessage::build()
-                            .payload(payload.clone())
-                            .headers(headers.take().unwrap_or_else(|| envelope.to_headers())),
-                    )
-                    .await?;
-                ack.await
-            };
+            let attempt =
+                async {
+                    let ack =
+                        self.bus
+                            .jetstream
+                            .send_publish(
+                                prepared.subject.clone(),
+                                PublishMessage::build()
+                                    .payload(prepared.payload.clone())
+                                    .headers(headers.take().unwrap_or_else(|| {
+                                        self.headers(event, &prepared, options)
+                                    })),
+                            )
+                            .await?;
+                    ack.await
+                };
             match tokio::time::timeout_at(deadline, attempt).await {
                 Ok(Ok(ack)) => {
                     if attempts > 1 {
-                        tracing::info!(id = %envelope.event_id, attempts, duplicate = ack.duplicate, "event stored after retries");
+                        tracing::info!(id = %prepared.event_id, attempts, duplicate = ack.duplicate, "event stored after retries");
                     }
-                    return Ok(PublishAck {
-                        event_id: envelope.event_id,
-                        subject,
-                        stream: ack.stream,
-                        seq: ack.sequence,
-                        duplicate: ack.duplicate,
-                    });
+                    return Ok(prepared.acked(ack));
                 }
                 Ok(Err(e)) => {
-                    if matches!(
-                        e.kind(),
-                        PublishErrorKind::MaxPayloadExceeded
-                            | PublishErrorKind::WrongLastMessageId
-                            | PublishErrorKind::WrongLastSequence
-                    ) {
+                    if is_refusal(&e) {
                         return Err(PublishError::Rejected {
-                            id: envelope.event_id,
+                            id: prepared.event_id,
                             source: e,
                         });
                     }
-                    tracing::warn!(id = %envelope.event_id, attempt = attempts, error = %e, "publish not acknowledged; retrying with the same id");
+                    tracing::warn!(id = %prepared.event_id, attempt = attempts, error = %e, "publish not acknowledged; retrying with the same id");
                     last_error = Some(e);
+                    pause = true;
                 }
                 Err(_) => {
                     return Err(PublishError::Deadline {
-                        id: envelope.event_id,
+                        id: prepared.event_id,
                         attempts,
                         deadline: deadline_after,
                         last_error,
                     })
                 }
             }
-            if Instant::now() + backoff >= deadline {
-                tokio::time::sleep_until(deadline).await;
-            } else {
-                tokio::time::sleep(backoff).await;
-            }
-            backoff = (backoff * 2).min(Duration::from_secs(1));
         }
     }
 
     /// Waits until the client is connected, or the deadline passes (false).
-    async fn wait_connected(&self, deadline: Instant) -> bool {
+    pub(super) async fn wait_connected(&self, deadline: Instant) -> bool {
         use async_nats::connection::State;
         while self.bus.client.connection_state() != State::Connected {
             if Instant::now() >= deadline {
@@ -470,16 +578,20 @@ impl Publisher {
         options: PublishOptions,
     ) -> Result<String, PublishError> {
         let result = async {
-            let (envelope, subject, payload) = self.prepare(event, &options)?;
-            self.bus
+            let prepared = self.prepare(event, &options)?;
+            let headers = self.headers(event, &prepared, &options);
+            match self
+                .bus
                 .client
-                .publish_with_headers(subject, envelope.to_headers(), payload)
+                .publish_with_headers(prepared.subject, headers, prepared.payload)
                 .await
-                .map_err(|source| PublishError::Send {
-                    id: envelope.event_id.clone(),
+            {
+                Ok(()) => Ok(prepared.event_id),
+                Err(source) => Err(PublishError::Send {
+                    id: prepared.event_id,
                     source,
-                })?;
-            Ok(envelope.event_id)
+                }),
+            }
         }
         .await;
         let outcome = match &result {

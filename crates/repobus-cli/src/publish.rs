@@ -38,7 +38,10 @@ pub async fn run(args: PublishArgs, nats: NatsArgs) -> Result<ExitCode, CliError
             .await;
         publisher.close().await;
         if let Some(line) = report.stopped_at_line {
-            eprintln!("stopped at line {line}: lines from {line} on were not published");
+            eprintln!(
+                "stopped at line {line}: it and the lines after it were not published, \
+                 except those already sent (at most 256, counted in the report)"
+            );
         }
         print_line(json!(report))?;
         return Ok(if report.failed > 0 {
