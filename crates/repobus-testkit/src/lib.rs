@@ -329,4 +329,5 @@ pub fn output_with_stdin(mut command: std::process::Command, stdin: &[u8]) -> st
     drop(input);
     child.wait_with_output().expect("output of the command")
 }
+pub mod cluster;
 pub mod rabbitmq;
