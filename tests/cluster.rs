@@ -339,3 +339,117 @@ async fn a_durable_consumer_reads_through_a_leader_change() {
         .unwrap_or_else(|e| panic!("{e}"));
     eprintln!("{deliveries} deliveries for {N} events; leader {leader} -> {new_leader}");
 }
+
+/// An edge site: repobus publishes to a leaf node with its own JetStream
+/// domain; the hub's stream sources the edge's stream through the edge
+/// domain's API, and catches up after the hub (so the leaf link) was down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_published_at_the_edge_arrive_centrally_also_after_the_link_was_down() {
+    use async_nats::jetstream::stream::{Config, External, Source};
+    use repobus_testkit::leaf::EdgeSite;
+
+    let mut site = EdgeSite::start().unwrap_or_else(|e| panic!("edge site: {e}"));
+    let edge = connect_with(config(site.edge.url())).await;
+    let edge_stream = edge.config().stream_name().to_owned();
+    let hub_js = |url: String| async move {
+        let client = async_nats::connect(url)
+            .await
+            .unwrap_or_else(|e| panic!("hub: {e}"));
+        async_nats::jetstream::new(client)
+    };
+    let js = hub_js(site.hub.url()).await;
+    within(
+        30,
+        "creating the central stream",
+        js.create_stream(Config {
+            name: "REPOBUS_ALL".into(),
+            sources: Some(vec![Source {
+                name: edge_stream.clone(),
+                external: Some(External {
+                    api_prefix: format!("$JS.{}.API", EdgeSite::DOMAIN),
+                    delivery_prefix: None,
+                }),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("central stream: {e}"));
+    let central_len = |js: async_nats::jetstream::Context| async move {
+        match js.get_stream("REPOBUS_ALL").await {
+            Ok(mut stream) => stream.info().await.map(|i| i.state.messages).unwrap_or(0),
+            Err(_) => 0,
+        }
+    };
+    let publisher = edge.publisher();
+    let mut ids = HashSet::new();
+    for event in events(100) {
+        let ack = publisher
+            .publish(&event)
+            .await
+            .unwrap_or_else(|e| panic!("edge publish: {e}"));
+        ids.insert(ack.event_id);
+    }
+    within(30, "the first 100 arrive centrally", async {
+        while central_len(js.clone()).await < 100 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+
+    // The link is down (the hub is killed): the edge keeps storing. After
+    // the restart the hub's source retries with the server's own backoff:
+    // about 40 s here (nats-server 2.15), which is what this test waits.
+    site.hub.kill();
+    for event in events(100) {
+        let ack = publisher
+            .publish(&event)
+            .await
+            .unwrap_or_else(|e| panic!("edge publish while the hub is down: {e}"));
+        ids.insert(ack.event_id);
+    }
+    site.hub
+        .restart()
+        .unwrap_or_else(|e| panic!("restarting the hub: {e}"));
+    let js = hub_js(site.hub.url()).await;
+    within(90, "the other 100 arrive after the link returns", async {
+        let started = Instant::now();
+        loop {
+            let n = central_len(js.clone()).await;
+            if n >= 200 {
+                eprintln!("caught up {:?} after the hub restarted", started.elapsed());
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await;
+    let stream = js
+        .get_stream("REPOBUS_ALL")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let consumer = stream
+        .create_consumer(OrderedConfig::default())
+        .await
+        .unwrap_or_else(|e| panic!("ordered consumer: {e}"));
+    let mut messages = consumer.messages().await.unwrap_or_else(|e| panic!("{e}"));
+    let mut central = HashSet::new();
+    while central.len() < 200 {
+        let message = within(20, "reading centrally", messages.next())
+            .await
+            .unwrap_or_else(|| panic!("central stream ended"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let headers = message.headers.clone().unwrap_or_default();
+        let id = headers
+            .get("Nats-Msg-Id")
+            .map(|v| v.as_str().to_owned())
+            .unwrap_or_default();
+        assert!(central.insert(id), "an event arrived twice centrally");
+    }
+    assert_eq!(
+        central, ids,
+        "the central stream holds exactly the edge's events"
+    );
+    assert_eq!(central_len(js.clone()).await, 200);
+}

@@ -34,6 +34,10 @@ pub use subscriber::{
 
 use crate::subject::{SubjectError, Subjects};
 
+/// How long creating a stream is retried while the JetStream API times
+/// out (a cluster electing a new leader).
+const STREAM_RETRY_FOR: Duration = Duration::from_secs(15);
+
 /// Why the bus could not be set up.
 ///
 /// # Examples
@@ -286,17 +290,35 @@ impl Bus {
         config.num_replicas = self.config.replica_count();
         config.placement = self.config.stream_placement();
         let name = config.name.clone();
-        self.jetstream
-            .create_or_update_stream(config)
-            .await
-            .map_err(|source| {
-                let reason = source.to_string();
-                self.replicas_error(&name, &reason)
-                    .unwrap_or(BusError::Stream {
-                        stream: name.clone(),
-                        source,
-                    })
-            })
+        // On a cluster the JetStream API is briefly unavailable while a
+        // server dies and a new meta leader is elected: a request that timed
+        // out or found no responder is retried for up to STREAM_RETRY_FOR,
+        // so a process starting during a failover does not exit.
+        let deadline = std::time::Instant::now() + STREAM_RETRY_FOR;
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.jetstream.create_or_update_stream(config.clone()).await {
+                Ok(info) => return Ok(info),
+                Err(source) => {
+                    let reason = source.to_string();
+                    let transient = reason.contains("timed out")
+                        || reason.contains("no responders")
+                        || reason.contains("temporarily unavailable");
+                    if transient && std::time::Instant::now() + backoff < deadline {
+                        tracing::warn!(stream = %name, error = %reason, "stream not created yet; retrying");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(1));
+                        continue;
+                    }
+                    return Err(self
+                        .replicas_error(&name, &reason)
+                        .unwrap_or(BusError::Stream {
+                            stream: name.clone(),
+                            source,
+                        }));
+                }
+            }
+        }
     }
 
     /// Opens the KV bucket `config.bucket`, creating it from `config` when

@@ -132,10 +132,12 @@ async fn serve_and_tail_fail_over_when_their_server_dies() {
         .unwrap_or_else(|e| panic!("stream: {e}"));
     assert_eq!(info.cached_info().config.num_replicas, 3);
 
+    let tail_log = dir.path().join("tail.log");
     let mut tail = command(&urls, &["tail", "--all"])
+        .env("REPOBUS_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&tail_log).unwrap_or_else(|e| panic!("log: {e}")))
         .spawn()
         .unwrap_or_else(|e| panic!("run repobus tail: {e}"));
     let tail_pid = tail.id().unwrap_or_else(|| panic!("tail has no pid"));
@@ -155,20 +157,40 @@ async fn serve_and_tail_fail_over_when_their_server_dies() {
     for i in 0..5 {
         posted.push(post(&client, &base, &format!("before-{i}")).await);
     }
+    // tail is running (it has printed what was posted) before any server dies.
+    let mut tailed = HashSet::new();
+    within(30, "tail prints the first events", async {
+        while !posted.iter().all(|id| tailed.contains(id)) {
+            match seen.recv().await {
+                Some(id) => {
+                    tailed.insert(id);
+                }
+                None => panic!(
+                    "tail stopped printing: {}",
+                    std::fs::read_to_string(&tail_log).unwrap_or_default()
+                ),
+            }
+        }
+    })
+    .await;
     let serve_pid = serve.id().unwrap_or_else(|| panic!("serve has no pid"));
     let mut killed = Vec::new();
     // Kill the node serve is connected to, then (if tail is still on a
     // node that has not died) tail's: each client loses its server once.
     for (who, pid) in [("serve", serve_pid), ("tail", tail_pid)] {
-        let port = within(10, "finding the connected node", async {
-            loop {
-                if let Some(port) = connected_port(pid, &ports) {
-                    return port;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
+        let started = Instant::now();
+        let port = loop {
+            if let Some(port) = connected_port(pid, &ports) {
+                break port;
             }
-        })
-        .await;
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "{who} is connected to no node; serve: {}\ntail: {}",
+                read_log(),
+                std::fs::read_to_string(&tail_log).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
         let index = ports
             .iter()
             .position(|p| *p == port)
@@ -199,14 +221,16 @@ async fn serve_and_tail_fail_over_when_their_server_dies() {
             .unwrap_or_else(|e| panic!("restart: {e}"));
     }
     let wanted: HashSet<String> = posted.iter().cloned().collect();
-    let mut tailed = HashSet::new();
     within(60, "tail prints every posted event", async {
         while !wanted.is_subset(&tailed) {
             match seen.recv().await {
                 Some(id) => {
                     tailed.insert(id);
                 }
-                None => panic!("tail stopped printing"),
+                None => panic!(
+                    "tail stopped printing: {}",
+                    std::fs::read_to_string(&tail_log).unwrap_or_default()
+                ),
             }
         }
     })

@@ -333,4 +333,5 @@ pub fn output_with_stdin(mut command: std::process::Command, stdin: &[u8]) -> st
     child.wait_with_output().expect("output of the command")
 }
 pub mod cluster;
+pub mod leaf;
 pub mod rabbitmq;
