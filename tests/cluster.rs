@@ -109,6 +109,7 @@ async fn more_replicas_than_servers_says_so() {
     .err()
     .unwrap_or_else(|| panic!("replicas 3 accepted by one server"));
     let text = error.to_string();
+    eprintln!("{text}");
     assert!(
         matches!(error, BusError::Replicas { replicas: 3, .. }),
         "{error:?}"
