@@ -49,6 +49,9 @@ struct Args {
     /// NATS server to use (default: start a private one).
     #[arg(long)]
     nats_url: Option<String>,
+    /// --cluster / --replicas: run on a 3-node cluster.
+    #[command(flatten)]
+    topology: support::Topology,
     /// JetStream publishes in flight at once.
     #[arg(long, default_value_t = 256)]
     window: usize,
@@ -102,9 +105,9 @@ where
 async fn main() -> BenchResult<()> {
     let args = Args::parse();
     let n = args.messages;
-    let server = support::server(args.nats_url.as_deref()).await?;
+    let server = support::start(args.nats_url.as_deref(), &args.topology).await?;
     let url = server.url.clone();
-    let mut config = support::config(&url, "bench");
+    let mut config = server.config("bench");
     let tag = config.subject_prefix().to_owned();
     config = config.max_in_flight(args.window.max(1) * 2);
     let bus = Bus::connect(config.clone()).await?;

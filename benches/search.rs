@@ -34,6 +34,9 @@ struct Args {
     /// NATS server to use (default: start a private one).
     #[arg(long)]
     nats_url: Option<String>,
+    /// --cluster / --replicas: run on a 3-node cluster.
+    #[command(flatten)]
+    topology: support::Topology,
 }
 
 #[path = "support/mod.rs"]
@@ -107,8 +110,8 @@ async fn run(bus: &Bus, criteria: &Criteria, push_down: bool) -> BenchResult<Run
 #[tokio::main]
 async fn main() -> BenchResult<()> {
     let args = Args::parse();
-    let server = support::server(args.nats_url.as_deref()).await?;
-    let mut config = support::config(&server.url, "searchbench");
+    let server = support::start(args.nats_url.as_deref(), &args.topology).await?;
+    let mut config = server.config("searchbench");
     config = config.max_in_flight(1024);
     let bus = Bus::connect(config.clone()).await?;
     let publisher = bus.publisher();

@@ -53,7 +53,13 @@ pub struct BusConfig {
     pub(super) max_in_flight: usize,
     pub(super) connect_timeout: Duration,
     pub(super) client_name: String,
+    pub(super) replicas: usize,
+    pub(super) placement_cluster: Option<String>,
+    pub(super) placement_tags: Vec<String>,
 }
+
+/// Most replicas JetStream keeps of one stream.
+pub const MAX_REPLICAS: usize = 5;
 
 impl BusConfig {
     /// Defaults for a server at `nats_url` (one or more URLs,
@@ -82,6 +88,9 @@ impl BusConfig {
             max_in_flight: 4096,
             connect_timeout: Duration::from_secs(5),
             client_name: "repobus".to_owned(),
+            replicas: 1,
+            placement_cluster: None,
+            placement_tags: Vec::new(),
         }
     }
 
@@ -317,6 +326,91 @@ impl BusConfig {
         self
     }
 
+    /// How many copies of every stream and KV bucket repobus creates the
+    /// servers keep (default 1; 3 on a cluster, so one server may die
+    /// without losing or stopping anything). Applies to the event stream,
+    /// the dead-letter stream and every bucket and stream created through
+    /// [`super::Bus::ensure_stream`] and [`super::Bus::ensure_key_value`];
+    /// an existing stream with another count is updated to this one.
+    /// 1 to 5 ([`MAX_REPLICAS`]); the cluster needs at least this many
+    /// JetStream servers.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::bus::BusConfig;
+    ///
+    /// let config = BusConfig::new("nats://n1:4222,nats://n2:4222,nats://n3:4222").replicas(3);
+    /// assert_eq!(config.replica_count(), 3);
+    /// ```
+    pub fn replicas(mut self, replicas: usize) -> Self {
+        self.replicas = replicas;
+        self
+    }
+
+    /// Where the streams and buckets are placed: in the named cluster
+    /// (`None`: wherever the server chooses) on servers carrying every one
+    /// of `tags` (the servers' `server_tags`). Default: no placement.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::bus::BusConfig;
+    ///
+    /// let config = BusConfig::default().replicas(3).placement(Some("east"), ["ssd"]);
+    /// let placement = config.stream_placement().unwrap();
+    /// assert_eq!(placement.cluster.as_deref(), Some("east"));
+    /// assert_eq!(placement.tags, vec!["ssd".to_owned()]);
+    /// ```
+    pub fn placement<C, T>(mut self, cluster: Option<C>, tags: T) -> Self
+    where
+        C: Into<String>,
+        T: IntoIterator,
+        T::Item: Into<String>,
+    {
+        self.placement_cluster = cluster.map(Into::into).filter(|c| !c.is_empty());
+        self.placement_tags = tags
+            .into_iter()
+            .map(Into::into)
+            .filter(|t: &String| !t.is_empty())
+            .collect();
+        self
+    }
+
+    /// The replica count streams and buckets are created with.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::bus::BusConfig;
+    ///
+    /// assert_eq!(BusConfig::default().replica_count(), 1);
+    /// ```
+    pub fn replica_count(&self) -> usize {
+        self.replicas
+    }
+
+    /// The placement streams and buckets are created with, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::bus::BusConfig;
+    ///
+    /// assert!(BusConfig::default().stream_placement().is_none());
+    /// let tagged = BusConfig::default().placement(None::<String>, ["edge"]);
+    /// assert_eq!(tagged.stream_placement().unwrap().tags, vec!["edge".to_owned()]);
+    /// ```
+    pub fn stream_placement(&self) -> Option<async_nats::jetstream::stream::Placement> {
+        if self.placement_cluster.is_none() && self.placement_tags.is_empty() {
+            return None;
+        }
+        Some(async_nats::jetstream::stream::Placement {
+            cluster: self.placement_cluster.clone(),
+            tags: self.placement_tags.clone(),
+        })
+    }
+
     /// The NATS URL(s).
     ///
     /// # Examples
@@ -330,6 +424,26 @@ impl BusConfig {
     /// ```
     pub fn nats_url(&self) -> &str {
         &self.nats_url
+    }
+
+    /// The servers of [`BusConfig::nats_url`], split at commas (spaces
+    /// around them ignored): the client connects to one and fails over to
+    /// the others.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::bus::BusConfig;
+    ///
+    /// let cluster = BusConfig::new("nats://a:4222, nats://b:4222,nats://c:4222");
+    /// assert_eq!(cluster.server_urls(), ["nats://a:4222", "nats://b:4222", "nats://c:4222"]);
+    /// ```
+    pub fn server_urls(&self) -> Vec<&str> {
+        self.nats_url
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .collect()
     }
 
     /// The subject prefix.
@@ -461,6 +575,12 @@ impl BusConfig {
                     self.publish_deadline, window
                 )));
             }
+        }
+        if !(1..=MAX_REPLICAS).contains(&self.replicas) {
+            return Err(BusError::Config(format!(
+                "replicas must be 1 to {MAX_REPLICAS} (JetStream's limit), not {}",
+                self.replicas
+            )));
         }
         if self.max_in_flight == 0 {
             return Err(BusError::Config("max_in_flight must be at least 1".into()));

@@ -22,10 +22,10 @@ mod subscriber;
 
 use std::time::Duration;
 
-use async_nats::jetstream::{self, stream};
+use async_nats::jetstream::{self, kv, stream};
 
 pub use bulk::{BulkReport, LineFailure};
-pub use config::{BusConfig, DEFAULT_NATS_URL, DEFAULT_STREAM};
+pub use config::{BusConfig, DEFAULT_NATS_URL, DEFAULT_STREAM, MAX_REPLICAS};
 pub use operation::{OperationError, PublishOperation, PublishReport, SyncOperation, SyncReport};
 pub use publisher::{PublishAck, PublishError, PublishOptions, Publisher};
 pub use subscriber::{
@@ -33,6 +33,10 @@ pub use subscriber::{
 };
 
 use crate::subject::{SubjectError, Subjects};
+
+/// How long creating a stream is retried while the JetStream API times
+/// out (a cluster electing a new leader).
+const STREAM_RETRY_FOR: Duration = Duration::from_secs(15);
 
 /// Why the bus could not be set up.
 ///
@@ -79,6 +83,35 @@ pub enum BusError {
         stream: String,
         /// The server's answer.
         source: async_nats::jetstream::context::CreateStreamError,
+    },
+    /// The servers cannot hold a stream or bucket with the configured
+    /// replica count and placement ([`BusConfig::replicas`]).
+    #[error(
+        "cannot create or update {stream} with {replicas} replica(s){placement}: the NATS server answered \"{reason}\"; \
+         {replicas} replicas need a NATS cluster with at least {replicas} JetStream servers{placement_needs} \
+         (lower --replicas / REPOBUS_REPLICAS, or add servers)"
+    )]
+    Replicas {
+        /// The stream (a bucket's stream is `KV_<bucket>`).
+        stream: String,
+        /// The configured replica count.
+        replicas: usize,
+        /// The placement as text (empty when none).
+        placement: String,
+        /// What the placement adds to the requirement (empty when none).
+        placement_needs: String,
+        /// The server's answer.
+        reason: String,
+    },
+    /// A KV bucket could not be created, opened or updated.
+    #[error(
+        "cannot create or open KV bucket {bucket} (is JetStream enabled on the server?): {reason}"
+    )]
+    KeyValue {
+        /// The bucket name.
+        bucket: String,
+        /// The server's or client's answer.
+        reason: String,
     },
 }
 
@@ -219,16 +252,164 @@ impl Bus {
             ..Default::default()
         };
         for config in [events, dead_letters] {
-            let name = config.name.clone();
-            self.jetstream
-                .create_or_update_stream(config)
-                .await
-                .map_err(|source| BusError::Stream {
-                    stream: name,
-                    source,
-                })?;
+            self.ensure_stream(config).await?;
         }
         Ok(())
+    }
+
+    /// Creates the stream, or updates it to `config`, with the bus's
+    /// replica count and placement ([`BusConfig::replicas`],
+    /// [`BusConfig::placement`]) in place of `config`'s own, and returns
+    /// what the server stored: every stream
+    /// repobus creates goes through here, so none is left with one copy on
+    /// a cluster. A stream that exists with another replica count is
+    /// changed to the configured one (NATS adds or removes the copies).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use async_nats::jetstream::stream;
+    /// use repobus::bus::{Bus, BusConfig};
+    ///
+    /// let bus = Bus::connect(BusConfig::new("nats://n1:4222,nats://n2:4222,nats://n3:4222").replicas(3)).await?;
+    /// let audit = bus
+    ///     .ensure_stream(stream::Config {
+    ///         name: "REPOBUS_AUDIT".into(),
+    ///         subjects: vec!["audit.>".into()],
+    ///         ..Default::default()
+    ///     })
+    ///     .await?;
+    /// assert_eq!(audit.config.num_replicas, 3);
+    /// # Ok(()) }
+    /// ```
+    pub async fn ensure_stream(
+        &self,
+        mut config: stream::Config,
+    ) -> Result<stream::Info, BusError> {
+        config.num_replicas = self.config.replica_count();
+        config.placement = self.config.stream_placement();
+        let name = config.name.clone();
+        // On a cluster the JetStream API is briefly unavailable while a
+        // server dies and a new meta leader is elected: a request that timed
+        // out or found no responder is retried for up to STREAM_RETRY_FOR,
+        // so a process starting during a failover does not exit.
+        let deadline = std::time::Instant::now() + STREAM_RETRY_FOR;
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.jetstream.create_or_update_stream(config.clone()).await {
+                Ok(info) => return Ok(info),
+                Err(source) => {
+                    let reason = source.to_string();
+                    let transient = reason.contains("timed out")
+                        || reason.contains("no responders")
+                        || reason.contains("temporarily unavailable");
+                    if transient && std::time::Instant::now() + backoff < deadline {
+                        tracing::warn!(stream = %name, error = %reason, "stream not created yet; retrying");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(1));
+                        continue;
+                    }
+                    return Err(self
+                        .replicas_error(&name, &reason)
+                        .unwrap_or(BusError::Stream {
+                            stream: name.clone(),
+                            source,
+                        }));
+                }
+            }
+        }
+    }
+
+    /// Opens the KV bucket `config.bucket`, creating it from `config` when
+    /// missing, with the bus's replica count and placement in place of
+    /// `config`'s own (see [`Bus::ensure_stream`]); an existing bucket with
+    /// another replica count is changed to the configured one. Two
+    /// processes creating the same bucket at once both succeed.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(bus: repobus::bus::Bus) -> Result<(), Box<dyn std::error::Error>> {
+    /// use async_nats::jetstream::kv;
+    ///
+    /// let settings = bus
+    ///     .ensure_key_value(kv::Config { bucket: "REPOBUS_SETTINGS".into(), ..Default::default() })
+    ///     .await?;
+    /// settings.put("mirror", "on".into()).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn ensure_key_value(&self, mut config: kv::Config) -> Result<kv::Store, BusError> {
+        let replicas = self.config.replica_count();
+        config.num_replicas = replicas;
+        config.placement = self.config.stream_placement();
+        let bucket = config.bucket.clone();
+        let stream_name = format!("KV_{bucket}");
+        let kv_error = |reason: String| {
+            self.replicas_error(&stream_name, &reason)
+                .unwrap_or(BusError::KeyValue {
+                    bucket: bucket.clone(),
+                    reason,
+                })
+        };
+        match self.jetstream.get_stream(&stream_name).await {
+            Ok(stream) => {
+                let existing = &stream.cached_info().config;
+                if existing.num_replicas != replicas {
+                    let mut changed = existing.clone();
+                    changed.num_replicas = replicas;
+                    self.jetstream
+                        .update_stream(changed)
+                        .await
+                        .map_err(|e| kv_error(e.to_string()))?;
+                }
+                self.jetstream
+                    .get_key_value(&bucket)
+                    .await
+                    .map_err(|e| kv_error(e.to_string()))
+            }
+            Err(_) => match self.jetstream.create_key_value(config).await {
+                Ok(store) => Ok(store),
+                // Another process may have created it meanwhile.
+                Err(create) => match self.jetstream.get_key_value(&bucket).await {
+                    Ok(store) => Ok(store),
+                    Err(_) => Err(kv_error(create.to_string())),
+                },
+            },
+        }
+    }
+
+    /// The clear error for a server refusing the replica count or
+    /// placement; `None` for any other refusal.
+    fn replicas_error(&self, stream: &str, reason: &str) -> Option<BusError> {
+        let lower = reason.to_ascii_lowercase();
+        let about_peers = lower.contains("insufficient resources")
+            || lower.contains("not supported in non-clustered mode")
+            || lower.contains("no suitable peers");
+        if !about_peers {
+            return None;
+        }
+        let (placement, placement_needs) = match self.config.stream_placement() {
+            None => (String::new(), String::new()),
+            Some(p) => {
+                let mut text = Vec::new();
+                if let Some(cluster) = &p.cluster {
+                    text.push(format!("cluster {cluster}"));
+                }
+                if !p.tags.is_empty() {
+                    text.push(format!("tags {}", p.tags.join(",")));
+                }
+                let text = text.join(", ");
+                (format!(" placed in {text}"), format!(" in {text}"))
+            }
+        };
+        Some(BusError::Replicas {
+            stream: stream.to_owned(),
+            replicas: self.config.replica_count(),
+            placement,
+            placement_needs,
+            reason: reason.to_owned(),
+        })
     }
 
     /// A publisher of typed events.
@@ -353,7 +534,8 @@ impl Bus {
 async fn connect_client(config: &BusConfig) -> Result<async_nats::Client, BusError> {
     config
         .options_to_connect()
-        .connect(config.nats_url())
+        // One or more URLs: the client fails over between them.
+        .connect(config.server_urls())
         .await
         .map_err(|source| BusError::Connect {
             url: config.nats_url().to_owned(),

@@ -479,42 +479,39 @@ impl Operations {
     pub async fn open(bus: &Bus) -> Result<Operations, OperationsError> {
         let bucket = format!("{}_OPERATIONS", bus.config().stream_name());
         let js = bus.jetstream();
-        let kv = match js.get_stream(format!("KV_{bucket}")).await {
-            Ok(mut stream) => {
-                let info = stream
-                    .info()
-                    .await
-                    .map_err(|e| nats_error(&bucket, "reading the bucket", e))?;
-                if !info.config.allow_message_ttl {
-                    return Err(OperationsError::BucketWithoutTtl(bucket));
+        // Through the bus, so the bucket gets the configured replicas and
+        // placement (and an existing one is brought to them).
+        let kv = bus
+            .ensure_key_value(kv::Config {
+                bucket: bucket.clone(),
+                description: "repobus operations: claims, registry, cancel requests".into(),
+                history: 1,
+                storage: async_nats::jetstream::stream::StorageType::File,
+                limit_markers: Some(Duration::from_secs(24 * 3600)),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| {
+                let text = e.to_string();
+                if text.contains("not supported") && !text.contains("non-clustered")
+                    || text.contains("LimitMarkers")
+                {
+                    OperationsError::ServerTooOld(bus.client().server_info().version)
+                } else {
+                    nats_error(&bucket, "opening or creating", e)
                 }
-                js.get_key_value(&bucket)
-                    .await
-                    .map_err(|e| nats_error(&bucket, "opening", e))?
-            }
-            Err(_) => js
-                .create_key_value(kv::Config {
-                    bucket: bucket.clone(),
-                    description: "repobus operations: claims, registry, cancel requests".into(),
-                    history: 1,
-                    storage: async_nats::jetstream::stream::StorageType::File,
-                    limit_markers: Some(Duration::from_secs(24 * 3600)),
-                    ..Default::default()
-                })
-                .await
-                .map_err(|e| {
-                    let text = e.to_string();
-                    if text.contains("not supported") || text.contains("LimitMarkers") {
-                        OperationsError::ServerTooOld(bus.client().server_info().version)
-                    } else {
-                        nats_error(&bucket, "creating", e)
-                    }
-                })?,
-        };
-        let stream = js
+            })?;
+        let mut stream = js
             .get_stream(format!("KV_{bucket}"))
             .await
             .map_err(|e| nats_error(&bucket, "opening the bucket's stream", e))?;
+        let info = stream
+            .info()
+            .await
+            .map_err(|e| nats_error(&bucket, "reading the bucket", e))?;
+        if !info.config.allow_message_ttl {
+            return Err(OperationsError::BucketWithoutTtl(bucket));
+        }
         Ok(Operations {
             bus: bus.clone(),
             publisher: bus.publisher(),

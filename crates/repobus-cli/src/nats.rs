@@ -62,6 +62,22 @@ pub struct NatsArgs {
         global = true
     )]
     pub publish_deadline: u64,
+    /// Copies of every stream and KV bucket repobus creates (1 to 5; 3 on
+    /// a 3-node cluster). An existing stream is changed to this count.
+    #[arg(long, env = "REPOBUS_REPLICAS", default_value_t = 1, global = true)]
+    pub replicas: usize,
+    /// Place streams and buckets in this NATS cluster (JetStream placement).
+    #[arg(long, env = "REPOBUS_PLACEMENT_CLUSTER", global = true)]
+    pub placement_cluster: Option<String>,
+    /// Place streams and buckets on servers with all these server_tags
+    /// (comma-separated).
+    #[arg(
+        long,
+        env = "REPOBUS_PLACEMENT_TAGS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub placement_tags: Vec<String>,
 }
 
 impl NatsArgs {
@@ -78,7 +94,9 @@ impl NatsArgs {
         let config = BusConfig::new(self.url())
             .prefix(self.prefix.clone())
             .stream(self.stream.clone())
-            .publish_deadline(Duration::from_secs(self.publish_deadline));
+            .publish_deadline(Duration::from_secs(self.publish_deadline))
+            .replicas(self.replicas)
+            .placement(self.placement_cluster.clone(), self.placement_tags.clone());
         let mut options = config.default_connect_options();
         match (&self.nats_user, &self.nats_password) {
             (Some(user), Some(password)) => {

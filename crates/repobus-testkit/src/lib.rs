@@ -278,6 +278,9 @@ pub const REPOBUS_VARS: &[&str] = &[
     "REPOBUS_PREFIX",
     "REPOBUS_STREAM",
     "REPOBUS_PUBLISH_DEADLINE",
+    "REPOBUS_REPLICAS",
+    "REPOBUS_PLACEMENT_CLUSTER",
+    "REPOBUS_PLACEMENT_TAGS",
     "REPOBUS_LISTEN",
     "REPOBUS_NO_RELAY",
     "REPOBUS_ALLOW_PRIVATE_TARGETS",
@@ -330,4 +333,6 @@ pub fn output_with_stdin(mut command: std::process::Command, stdin: &[u8]) -> st
     drop(input);
     child.wait_with_output().expect("output of the command")
 }
+pub mod cluster;
+pub mod leaf;
 pub mod rabbitmq;

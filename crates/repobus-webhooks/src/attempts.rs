@@ -102,21 +102,21 @@ impl AttemptLog {
     pub async fn open(bus: &Bus) -> Result<AttemptLog, StoreError> {
         let name = format!("{}_WEBHOOK_ATTEMPTS", bus.config().stream_name());
         let prefix = bus.subjects().prefix();
-        bus.jetstream()
-            .create_or_update_stream(stream::Config {
-                name: name.clone(),
-                description: Some("repobus webhook delivery attempts and dead letters".into()),
-                subjects: vec![format!("{prefix}.webhooks.>")],
-                storage: stream::StorageType::File,
-                max_age: RETENTION,
-                max_messages_per_subject: MAX_PER_ENDPOINT,
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| StoreError::Nats {
-                what: format!("creating stream {name}"),
-                error: e.to_string(),
-            })?;
+        // Through the bus: the configured replicas and placement.
+        bus.ensure_stream(stream::Config {
+            name: name.clone(),
+            description: Some("repobus webhook delivery attempts and dead letters".into()),
+            subjects: vec![format!("{prefix}.webhooks.>")],
+            storage: stream::StorageType::File,
+            max_age: RETENTION,
+            max_messages_per_subject: MAX_PER_ENDPOINT,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| StoreError::Nats {
+            what: format!("creating stream {name}"),
+            error: e.to_string(),
+        })?;
         Ok(AttemptLog {
             bus: bus.clone(),
             stream: name,

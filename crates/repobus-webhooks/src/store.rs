@@ -105,8 +105,9 @@ impl WebhookStore {
         let js = bus.jetstream();
         let kv = match js.get_key_value(&bucket).await {
             Ok(kv) => kv,
-            Err(_) => match js
-                .create_key_value(kv::Config {
+            // Through the bus: the configured replicas and placement.
+            Err(_) => match bus
+                .ensure_key_value(kv::Config {
                     bucket: bucket.clone(),
                     description: "repobus webhook endpoints".into(),
                     history: 1,
