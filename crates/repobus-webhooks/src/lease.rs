@@ -53,27 +53,21 @@ impl Leases {
     /// (whole seconds, at least one).
     pub(crate) async fn open(bus: &Bus, ttl: Duration) -> Result<Leases, StoreError> {
         let bucket = format!("{}_WEBHOOK_LEASES", bus.config().stream_name());
-        let js = bus.jetstream();
-        let kv = match js.get_key_value(&bucket).await {
-            Ok(kv) => kv,
-            Err(_) => match js
-                .create_key_value(kv::Config {
-                    bucket: bucket.clone(),
-                    description: "repobus webhook relay: one owner per ordered endpoint".into(),
-                    history: 1,
-                    storage: async_nats::jetstream::stream::StorageType::File,
-                    limit_markers: Some(Duration::from_secs(60)),
-                    ..Default::default()
-                })
-                .await
-            {
-                Ok(kv) => kv,
-                Err(create) => js
-                    .get_key_value(&bucket)
-                    .await
-                    .map_err(|_| nats(format!("creating KV bucket {bucket}"), create))?,
-            },
-        };
+        // Through the bus: the configured replicas and placement.
+        let kv = bus
+            .ensure_key_value(kv::Config {
+                bucket: bucket.clone(),
+                description: "repobus webhook relay: one owner per ordered endpoint".into(),
+                history: 1,
+                storage: async_nats::jetstream::stream::StorageType::File,
+                limit_markers: Some(Duration::from_secs(60)),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| StoreError::Nats {
+                what: format!("opening KV bucket {bucket}"),
+                error: e.to_string(),
+            })?;
         let owner = format!(
             "{}-{}-{:016x}",
             std::env::var("HOSTNAME").unwrap_or_else(|_| "relay".into()),

@@ -102,31 +102,21 @@ impl WebhookStore {
     /// ```
     pub async fn open(bus: &Bus) -> Result<WebhookStore, StoreError> {
         let bucket = WebhookStore::bucket_name(bus);
-        let js = bus.jetstream();
-        let kv = match js.get_key_value(&bucket).await {
-            Ok(kv) => kv,
-            // Through the bus: the configured replicas and placement.
-            Err(_) => match bus
-                .ensure_key_value(kv::Config {
-                    bucket: bucket.clone(),
-                    description: "repobus webhook endpoints".into(),
-                    history: 1,
-                    storage: async_nats::jetstream::stream::StorageType::File,
-                    ..Default::default()
-                })
-                .await
-            {
-                Ok(kv) => kv,
-                // Another process created it meanwhile.
-                Err(create) => js
-                    .get_key_value(&bucket)
-                    .await
-                    .map_err(|_| StoreError::Nats {
-                        what: format!("creating KV bucket {bucket}"),
-                        error: create.to_string(),
-                    })?,
-            },
-        };
+        // Through the bus: the configured replicas and placement, also
+        // for a bucket that exists already.
+        let kv = bus
+            .ensure_key_value(kv::Config {
+                bucket: bucket.clone(),
+                description: "repobus webhook endpoints".into(),
+                history: 1,
+                storage: async_nats::jetstream::stream::StorageType::File,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| StoreError::Nats {
+                what: format!("opening KV bucket {bucket}"),
+                error: e.to_string(),
+            })?;
         Ok(WebhookStore {
             bus: bus.clone(),
             kv,
