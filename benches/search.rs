@@ -92,8 +92,8 @@ async fn run(bus: &Bus, criteria: &Criteria, push_down: bool) -> BenchResult<Run
     let scanned = AtomicU64::new(0);
     let report = |read: u64, _total: u64| scanned.store(read, Ordering::Relaxed);
     let search = Search {
-        criteria: criteria.clone(),
         push_down,
+        ..Search::new(criteria.clone())
     };
     let start = Instant::now();
     let found = history::search(bus, &search, Some(&report)).await?;
