@@ -99,7 +99,7 @@ pub(super) async fn run(
     }
     let subject = pushed_down_subject(bus.subjects(), criteria);
     if let Some(field) = latest_per {
-        if let Some(found) = latest_from_subjects(&direct, bus, search, field, &subject).await? {
+        if let Some(found) = latest_from_subjects(&direct, bus, search, field, &subject, progress).await? {
             return Ok(finish(criteria, latest_per, found));
         }
     }
@@ -444,6 +444,7 @@ async fn latest_from_subjects(
     search: &Search,
     field: &str,
     subject: &Option<String>,
+    progress: Option<Progress<'_>>,
 ) -> Result<Option<Vec<Record>>, HistoryError> {
     let criteria = &search.criteria;
     let by_subject = |f: &str| SUBJECT_FIELDS.contains(&f);
@@ -485,6 +486,9 @@ async fn latest_from_subjects(
         }
     }
     found.sort_by_key(seq_of);
+    if let Some(report) = progress {
+        report(lasts.len() as u64, lasts.len() as u64);
+    }
     Ok(Some(found))
 }
 
