@@ -140,8 +140,8 @@ async fn load(
                         .map_err(|e| e.to_string()),
                     Some(time) => {
                         let bus = publisher.bus();
-                        let mut envelope = Envelope::new(&event, "urn:bench", None)
-                            .map_err(|e| e.to_string())?;
+                        let mut envelope =
+                            Envelope::new(&event, "urn:bench", None).map_err(|e| e.to_string())?;
                         envelope.time = time;
                         bus.jetstream()
                             .publish_with_headers(
@@ -200,7 +200,10 @@ async fn run(bus: &Bus, search: &Search) -> BenchResult<Run> {
 /// Reads the whole stream with a raw async-nats ordered consumer: the
 /// rate a full scan is compared with.
 async fn raw_ordered_read(bus: &Bus) -> BenchResult<(u64, Duration)> {
-    let stream = bus.jetstream().get_stream(bus.config().stream_name()).await?;
+    let stream = bus
+        .jetstream()
+        .get_stream(bus.config().stream_name())
+        .await?;
     let total = stream.cached_info().state.messages;
     let start = Instant::now();
     let consumer = stream
@@ -261,16 +264,20 @@ async fn bench_stream(
     let questions: Vec<(&str, Search)> = vec![
         (
             "(a) failed syncs of one repository",
-            Search::new(Criteria::new().with_filter(
-                r#"{"type": "repo-sync-finished", "repo_id": "repo-7", "result": "failed"}"#
-                    .parse()?,
-            )),
+            Search::new(
+                Criteria::new().with_filter(
+                    r#"{"type": "repo-sync-finished", "repo_id": "repo-7", "result": "failed"}"#
+                        .parse()?,
+                ),
+            ),
         ),
         (
             "(b) last 10 publishes of one repository",
             Search::new(
                 Criteria::new()
-                    .with_filter(r#"{"type": "repo-publish-finished", "repo_id": "repo-7"}"#.parse()?)
+                    .with_filter(
+                        r#"{"type": "repo-publish-finished", "repo_id": "repo-7"}"#.parse()?,
+                    )
                     .with_sort(sort("seq,descending")?)
                     .with_limit(10),
             ),
@@ -279,7 +286,9 @@ async fn bench_stream(
             "(b') the same, newest first by time",
             Search::new(
                 Criteria::new()
-                    .with_filter(r#"{"type": "repo-publish-finished", "repo_id": "repo-7"}"#.parse()?)
+                    .with_filter(
+                        r#"{"type": "repo-publish-finished", "repo_id": "repo-7"}"#.parse()?,
+                    )
                     .with_sort(sort("time,descending")?)
                     .with_limit(10),
             ),
@@ -322,7 +331,15 @@ async fn bench_stream(
     ];
     println!(
         "{:<42} {:>10} {:>9} {:>9} {:>9} | {:>10} {:>9} {:>9} {:>8}",
-        "question", "read", "p50 ms", "max ms", "matches", "scan read", "scan s", "matches", "speedup"
+        "question",
+        "read",
+        "p50 ms",
+        "max ms",
+        "matches",
+        "scan read",
+        "scan s",
+        "matches",
+        "speedup"
     );
     let mut rows = serde_json::Map::new();
     for (question, search) in &questions {
@@ -369,7 +386,10 @@ async fn bench_stream(
         );
         if let Some(scan) = &scan {
             if scan.matches != last.matches {
-                println!("  MISMATCH: planned {} != scan {}", last.matches, scan.matches);
+                println!(
+                    "  MISMATCH: planned {} != scan {}",
+                    last.matches, scan.matches
+                );
             }
         }
         rows.insert(

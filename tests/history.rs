@@ -27,7 +27,11 @@ fn base() -> DateTime<Utc> {
 /// three owners; one result in four a failure.
 fn event(i: usize) -> Event {
     let repo = format!("repo-{}", i % 5);
-    let result = if (i / 5) % 4 == 0 { "failed" } else { "success" };
+    let result = if (i / 5) % 4 == 0 {
+        "failed"
+    } else {
+        "success"
+    };
     match i % 4 {
         0 => Event::from_value(
             EventType::RepoSyncFinished,
@@ -144,7 +148,10 @@ fn questions(times: &[DateTime<Utc>]) -> Vec<(&'static str, Search)> {
                 .with_sort("seq".parse().expect("sort"))
                 .with_limit(3)),
         ),
-        ("after the 60th percentile", s(Criteria::new().with_after(t(6)))),
+        (
+            "after the 60th percentile",
+            s(Criteria::new().with_after(t(6))),
+        ),
         (
             "between the 30th and 50th percentiles, latest 3 by time",
             s(Criteria::new()
@@ -153,7 +160,10 @@ fn questions(times: &[DateTime<Utc>]) -> Vec<(&'static str, Search)> {
                 .with_sort("time,descending".parse().expect("sort"))
                 .with_limit(3)),
         ),
-        ("before the 20th percentile", s(Criteria::new().with_before(t(2)))),
+        (
+            "before the 20th percentile",
+            s(Criteria::new().with_before(t(2))),
+        ),
         (
             "two repositories (several subjects) after a time, first 5",
             s(
@@ -266,7 +276,9 @@ async fn events_out_of_order_within_the_tolerance_are_found() {
         // From its own time on, it is there (and nothing earlier).
         let found = ask(&bus, &Search::new(Criteria::new().with_after(time))).await;
         assert!(
-            found.iter().any(|r| r["time"] == time.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()),
+            found
+                .iter()
+                .any(|r| r["time"] == time.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()),
             "event {i} at {time} not found after its own time"
         );
         assert!(found.iter().all(|r| {

@@ -95,11 +95,17 @@ pub(super) async fn run(
             tolerance: None,
             criteria,
         };
-        return Ok(finish(criteria, latest_per, forward(&direct, bus, &plan, progress).await?));
+        return Ok(finish(
+            criteria,
+            latest_per,
+            forward(&direct, bus, &plan, progress).await?,
+        ));
     }
     let subject = pushed_down_subject(bus.subjects(), criteria);
     if let Some(field) = latest_per {
-        if let Some(found) = latest_from_subjects(&direct, bus, search, field, &subject, progress).await? {
+        if let Some(found) =
+            latest_from_subjects(&direct, bus, search, field, &subject, progress).await?
+        {
             return Ok(finish(criteria, latest_per, found));
         }
     }
@@ -114,8 +120,8 @@ pub(super) async fn run(
                 first = start_after(&direct, stream_first, stream_last, after - tolerance).await?;
             }
             if let Some(before) = criteria.before {
-                end = end_before(&direct, stream_first, stream_last, before + tolerance + MS)
-                    .await?;
+                end =
+                    end_before(&direct, stream_first, stream_last, before + tolerance + MS).await?;
             }
         }
     }
@@ -392,11 +398,11 @@ async fn backward(
         let mut next = lo;
         let mut in_window = 0u64;
         loop {
-            let expected = if seen_seqs == 0 {
-                MAX_BATCH as u64
-            } else {
-                (hi - next + 1).saturating_mul(seen_matches) / seen_seqs * 3 / 2 + 16
-            };
+            // As many as the density seen so far predicts, and half again.
+            let expected = (hi - next + 1)
+                .saturating_mul(seen_matches)
+                .checked_div(seen_seqs)
+                .map_or(MAX_BATCH as u64, |n| n * 3 / 2 + 16);
             let batch = expected.min(hi - next + 1).min(MAX_BATCH as u64) as usize;
             let mut past = false;
             let mut got = 0usize;
@@ -452,8 +458,7 @@ async fn latest_from_subjects(
         .filter
         .as_ref()
         .is_none_or(|f| f.fields().iter().all(|f| by_subject(f)));
-    if !by_subject(field) || !filter_ok || criteria.after.is_some() || criteria.before.is_some()
-    {
+    if !by_subject(field) || !filter_ok || criteria.after.is_some() || criteria.before.is_some() {
         return Ok(None);
     }
     let filters = match subject {
