@@ -1269,8 +1269,8 @@ async fn pushed_down_search_keeps_events_whose_producer_clock_runs_ahead() {
             search(
                 &bus,
                 &Search {
-                    criteria: Criteria::new().with_after(after),
                     push_down,
+                    ..Search::new(Criteria::new().with_after(after))
                 },
                 None,
             ),

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use super::clause::Clause;
 use super::matching::all_match;
 use super::parse::parse_document;
-use super::pushdown::visit_pins;
+use super::pushdown::{visit_fields, visit_pins};
 use super::CriteriaError;
 
 /// A MongoDB-style query document, checked and compiled.
@@ -117,6 +117,28 @@ impl Filter {
             }
         });
         found
+    }
+
+    /// Every field the filter tests anywhere (also under `$or`, `$nor` and
+    /// `$not`), each once, in the order they first appear: a search whose
+    /// filter tests only fields that the NATS subject spells out can be
+    /// answered from subjects alone.
+    ///
+    /// ```
+    /// use repobus::criteria::Filter;
+    ///
+    /// let filter: Filter = r#"{"repo_id": "a", "$or": [{"result": "failed"}, {"repo_id": "b"}]}"#.parse()?;
+    /// assert_eq!(filter.fields(), ["repo_id", "result"]);
+    /// # Ok::<(), repobus::criteria::CriteriaError>(())
+    /// ```
+    pub fn fields(&self) -> Vec<String> {
+        let mut fields: Vec<String> = Vec::new();
+        visit_fields(&self.clauses, &mut |name| {
+            if !fields.iter().any(|seen| seen == name) {
+                fields.push(name.to_owned());
+            }
+        });
+        fields
     }
 
     /// Every field that [`equality_on`](Self::equality_on) would report, with

@@ -37,3 +37,18 @@ fn pinnable(operand: &Operand) -> Option<&Value> {
         value => Some(value),
     }
 }
+
+/// Every field name the clauses test, at any depth (under `$and`, `$or`,
+/// `$nor` and `$not` alike).
+pub(super) fn visit_fields<'a>(clauses: &'a [Clause], visit: &mut dyn FnMut(&'a str)) {
+    for clause in clauses {
+        match clause {
+            Clause::Field { field, .. } => visit(field),
+            Clause::And(members) | Clause::Or(members) | Clause::Nor(members) => {
+                for member in members {
+                    visit_fields(member, visit);
+                }
+            }
+        }
+    }
+}

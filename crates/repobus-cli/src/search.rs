@@ -33,14 +33,19 @@ pub struct SearchArgs {
     /// the server (for comparison).
     #[arg(long)]
     no_push_down: bool,
+    /// Only the latest matching event of each value of this field
+    /// (`repo_id`: each repository's latest event).
+    #[arg(long, value_name = "FIELD")]
+    latest_per: Option<String>,
 }
 
 pub async fn run(args: SearchArgs, nats: NatsArgs) -> Result<ExitCode, CliError> {
     let criteria = args.paging.apply(args.criteria.criteria()?)?;
     let bus = nats.connect().await?;
     let search = Search {
-        criteria,
         push_down: !args.no_push_down,
+        latest_per: args.latest_per,
+        ..Search::new(criteria)
     };
     // A progress bar only for a person watching: not when output is piped.
     let interactive = std::io::stdout().is_terminal() && std::io::stderr().is_terminal();

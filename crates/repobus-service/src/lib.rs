@@ -603,7 +603,9 @@ impl From<HistoryError> for ApiError {
             | HistoryError::Time { .. }
             | HistoryError::Since(_)
             | HistoryError::Number { .. } => StatusCode::BAD_REQUEST,
-            HistoryError::Subscribe(_) => StatusCode::SERVICE_UNAVAILABLE,
+            HistoryError::Subscribe(_) | HistoryError::Read { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         };
         ApiError::new(status, e.to_string())
     }
@@ -1004,6 +1006,7 @@ async fn post_pulp2(
         ("after" = Option<String>, Query, description = "ISO 8601 date-time: events after it"),
         ("before" = Option<String>, Query, description = "ISO 8601 date-time: events before it"),
         ("since" = Option<String>, Query, description = "ISO 8601 duration such as `P1D`: events since then"),
+        ("latest_per" = Option<String>, Query, description = "A field such as `repo_id`: only the latest matching event of each of its values"),
     ),
     responses(
         (status = 200, description = "The matching events, as record objects", body = Vec<Object>),

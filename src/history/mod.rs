@@ -1,13 +1,27 @@
 //! Questions of the past: search the stored events with Pulp's criteria.
 //!
-//! [`search`] reads the event stream through a temporary consumer and
-//! returns the matching events as records (every accessor plus the
-//! envelope's `event_id`, `time`, `source`, `subject` and `seq`: see
-//! [`crate::record`]), sorted, skipped, limited and projected. It pushes what
-//! it can down to the server so that a narrow question does not read the
-//! whole stream: a filter that pins `type`, `repo_id`, `project_owner`,
-//! `project_name` or `chroot` to one value becomes a subject filter, and
-//! `after` (or `since`) becomes the consumer's start time.
+//! [`search`] returns the matching events as records (every accessor plus
+//! the envelope's `event_id`, `time`, `source`, `subject` and `seq`: see
+//! [`crate::record`]), sorted, skipped, limited and projected: exactly what
+//! reading every stored event and applying the criteria gives. It reads as
+//! little of the stream as that allows, with JetStream's direct gets (no
+//! consumer is created):
+//!
+//! * a filter that pins `type`, `repo_id`, `project_owner`, `project_name`
+//!   or `chroot` to one value reads only that subject
+//!   ([`pushed_down_subject`]);
+//! * a limit without sort, or sorted by `seq`, stops once enough events
+//!   matched (read backwards from the end for `seq,descending`);
+//! * `after`, `before` and a limit sorted by `time` use the stream's time
+//!   order, within [`Search::time_tolerance`] (see there for the exact
+//!   guarantee);
+//! * [`Search::latest_per`] on a field the subject spells out reads only the
+//!   last message of each subject.
+//!
+//! The planner lives in `plan.rs`, the direct gets in `direct.rs`.
+
+mod direct;
+mod plan;
 
 use std::time::Duration;
 
@@ -15,7 +29,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::bus::{Bus, ConsumerOptions, Deliver, SubscribeError};
+use crate::bus::{Bus, Deliver, SubscribeError};
 use crate::criteria::{Criteria, CriteriaError, Filter, SortKey};
 use crate::events::EventType;
 use crate::iso8601::{Duration as IsoDuration, Iso8601Error};
@@ -23,11 +37,34 @@ use crate::record::field;
 use crate::subject::Subjects;
 use crate::time::{parse_datetime, TimestampError};
 
-/// A history question: criteria, and whether to push them down.
+/// A history question: criteria, and how the server may narrow the read.
+///
+/// # Time order and what can be missed
+///
+/// Events are stored in arrival order; `time` (`ce-time`) is the
+/// producer's clock. With `time_tolerance: Some(t)` (the default, 5
+/// minutes) the search assumes the stored events' times are in stream
+/// order within `t`: **no event's time is more than `t` later than the time
+/// of an event stored after it.** repobus's publisher stamps `ce-time` when
+/// it publishes, so its events satisfy this whenever the producers' clocks
+/// (and publish delays) differ by less than `t` together; an import of
+/// older events appended in time order does too.
+///
+/// Under that assumption the answer is exact. `after` and `before` become a
+/// first and last stream sequence, found by a binary search over stored
+/// times (a few direct gets), and a limit sorted by `time` stops reading
+/// once no unread event can rank; the bound on `time` itself is always
+/// applied exactly to each event read. If the assumption does not hold, an
+/// event can be missed only when its time is more than `t` later than
+/// that of some event stored after it (say, events stored before a late
+/// import of much older ones): the binary search may then start after it.
+/// `time_tolerance: None` assumes nothing and reads the whole stream (or
+/// subject) for time bounds and time sorts.
 ///
 /// # Examples
 ///
 /// ```
+/// use std::time::Duration;
 /// use repobus::criteria::Criteria;
 /// use repobus::history::Search;
 ///
@@ -37,13 +74,27 @@ use crate::time::{parse_datetime, TimestampError};
 ///     ..Search::new(Criteria::new().with_limit(100))
 /// };
 /// assert_eq!(search.criteria.limit, Some(100));
+/// // Producers whose clocks may be an hour apart:
+/// let search = Search::new(Criteria::new()).with_time_tolerance(Some(Duration::from_secs(3600)));
+/// // The latest event of every repository:
+/// let search = Search::new(Criteria::new()).with_latest_per("repo_id");
+/// assert_eq!(search.latest_per.as_deref(), Some("repo_id"));
 /// ```
 #[derive(Debug, Clone)]
 pub struct Search {
     /// Filter, sort, skip, limit, fields, after and before (on `time`).
     pub criteria: Criteria,
-    /// Narrow the subjects and start time on the server (default true).
+    /// Narrow the subjects, sequences and reading order on the server
+    /// (default true). `false` reads every stored event.
     pub push_down: bool,
+    /// How far out of stream order event times may be (default
+    /// [`CLOCK_SKEW_MARGIN`]); `None` assumes no order (see above).
+    pub time_tolerance: Option<Duration>,
+    /// Keep only the latest (last stored) matching event of each value of
+    /// this field, before sorting, skipping and limiting: `repo_id` gives
+    /// each repository's latest event. Events without the field form one
+    /// group.
+    pub latest_per: Option<String>,
 }
 
 impl Search {
@@ -63,7 +114,42 @@ impl Search {
         Search {
             criteria,
             push_down: true,
+            time_tolerance: Some(CLOCK_SKEW_MARGIN),
+            latest_per: None,
         }
+    }
+
+    /// Sets [`Search::time_tolerance`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::criteria::Criteria;
+    /// use repobus::history::Search;
+    ///
+    /// // Assume nothing about event times: time bounds read everything.
+    /// let search = Search::new(Criteria::new()).with_time_tolerance(None);
+    /// assert_eq!(search.time_tolerance, None);
+    /// ```
+    pub fn with_time_tolerance(mut self, tolerance: Option<Duration>) -> Self {
+        self.time_tolerance = tolerance;
+        self
+    }
+
+    /// Sets [`Search::latest_per`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use repobus::criteria::Criteria;
+    /// use repobus::history::Search;
+    ///
+    /// let search = Search::new(Criteria::new()).with_latest_per("project_owner");
+    /// assert_eq!(search.latest_per.as_deref(), Some("project_owner"));
+    /// ```
+    pub fn with_latest_per(mut self, field: impl Into<String>) -> Self {
+        self.latest_per = Some(field.into());
+        self
     }
 }
 
@@ -107,6 +193,14 @@ pub enum HistoryError {
     /// Reading the stream failed.
     #[error(transparent)]
     Subscribe(#[from] SubscribeError),
+    /// The server did not answer a read of the stream.
+    #[error("cannot read stream {stream}: {reason}")]
+    Read {
+        /// The stream.
+        stream: String,
+        /// The server's or client's answer.
+        reason: String,
+    },
 }
 
 /// Resolves `--since P1D` against `now`: the instant one day before.
@@ -154,7 +248,8 @@ pub fn instant(field: &'static str, text: &str) -> Result<DateTime<Utc>, History
 
 /// The query string of `GET /v1/events`: `filters` (JSON), `sort` (repeatable
 /// `field[,ascending|descending]`), `limit`, `skip`, `fields` (`a,b,c`),
-/// `after`, `before` (ISO 8601) and `since` (a duration such as `P1D`).
+/// `after`, `before` (ISO 8601), `since` (a duration such as `P1D`) and
+/// `latest_per` (a field: the latest event of each of its values).
 ///
 /// # Examples
 ///
@@ -222,6 +317,7 @@ impl HistoryQuery {
     /// ```
     pub fn to_search(&self) -> Result<Search, HistoryError> {
         let mut criteria = Criteria::new();
+        let mut latest_per = None;
         let number = |field: &'static str, value: &str| {
             value.parse::<usize>().map_err(|_| HistoryError::Number {
                 field,
@@ -244,23 +340,28 @@ impl HistoryQuery {
                 "after" => criteria.after = Some(latest(criteria.after, instant("after", value)?)),
                 "before" => criteria.before = Some(instant("before", value)?),
                 "since" => criteria.after = Some(latest(criteria.after, since(value, Utc::now())?)),
+                "latest_per" => latest_per = Some(value.clone()),
                 other => {
                     return Err(HistoryError::Criteria(CriteriaError::InvalidFlag {
                         flag: other.to_owned(),
                         input: value.clone(),
-                        problem: "unknown parameter; expected filters, sort, limit, skip, fields, after, before or since".to_owned(),
+                        problem: "unknown parameter; expected filters, sort, limit, skip, fields, after, before, since or latest_per".to_owned(),
                     }))
                 }
             }
         }
-        Ok(Search::new(criteria))
+        Ok(Search {
+            latest_per,
+            ..Search::new(criteria)
+        })
     }
 }
 
-/// How far before `after` a pushed-down read starts. The server knows when
-/// an event arrived, the criteria compare `ce-time`, the producer's clock;
-/// starting early and filtering exactly here keeps an event whose producer
-/// clock runs ahead of the server's.
+/// The default [`Search::time_tolerance`], and how far before `after` a
+/// live read ([`start_at`], for `tail` and the overviews) starts by the
+/// server's clock. The server knows when an event arrived, the criteria
+/// compare `ce-time`, the producer's clock; starting early and filtering
+/// exactly keeps an event whose producer clock runs ahead of the server's.
 pub const CLOCK_SKEW_MARGIN: Duration = Duration::from_secs(300);
 
 /// Where a read for events at or after `after` starts on the server.
@@ -407,52 +508,7 @@ pub async fn search(
     search: &Search,
     progress: Option<Progress<'_>>,
 ) -> Result<Vec<Map<String, Value>>, HistoryError> {
-    let criteria = &search.criteria;
-    let (filter_subjects, deliver) = if search.push_down {
-        (
-            pushed_down_subject(bus.subjects(), criteria)
-                .into_iter()
-                .collect(),
-            criteria.after.map_or(Deliver::All, start_at),
-        )
-    } else {
-        (Vec::new(), Deliver::All)
-    };
-    let mut subscription = bus
-        .subscriber()
-        .subscribe(ConsumerOptions {
-            filter_subjects,
-            deliver,
-            explicit_ack: false,
-            max_ack_pending: -1,
-            ..ConsumerOptions::default()
-        })
-        .await?;
-    let total = subscription.pending().await?;
-    let early_stop = criteria
-        .sort
-        .is_empty()
-        .then(|| criteria.limit.map(|l| l + criteria.skip))
-        .flatten();
-    let mut matched = Vec::new();
-    let mut read = 0u64;
-    while let Some(delivery) = subscription.next_until_caught_up().await {
-        let delivery = delivery?;
-        read += 1;
-        if let Some(report) = progress {
-            if read % 1024 == 0 || delivery.pending == 0 {
-                report(read, total.max(read));
-            }
-        }
-        let record = delivery.record().to_map();
-        if criteria.matches(&record, field::TIME) {
-            matched.push(record);
-            if early_stop.is_some_and(|n| matched.len() >= n) {
-                break;
-            }
-        }
-    }
-    Ok(criteria.arrange(matched))
+    plan::run(bus, search, progress).await
 }
 
 #[cfg(test)]
