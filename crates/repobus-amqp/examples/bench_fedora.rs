@@ -88,7 +88,14 @@ async fn main() {
         std::env::var("REPOBUS_ORACLE_PYTHON").unwrap_or_else(|_| ".tools/venv/bin/python".into());
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/bench_fedora.py");
 
-    let nats = repobus_testkit::server().await;
+    // JetStream's default durability (the store syncs on its interval, not
+    // on every write), as in the project's `bus` bench.
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut options = repobus_local::LocalNatsOptions::new(dir.path());
+    options.sync_always = false;
+    let nats = repobus_local::LocalNats::start(options)
+        .await
+        .unwrap_or_else(|e| panic!("cannot start nats-server (. scripts/tools.sh): {e}"));
     let bus = repobus_testkit::connect_default(&nats).await;
     let publisher = bus.publisher();
     let event = Event::decode("copr.build.end", BODY.as_bytes()).expect("the Copr body decodes");

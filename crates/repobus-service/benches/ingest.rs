@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use repobus::{Event, EventType};
-use repobus_testkit::{connect_default, server, stream_len, sync_finished_body};
+use repobus_testkit::{connect_default, stream_len, sync_finished_body};
 use serde_json::{json, Value};
 
 const TOKEN: &str = "bench-token";
@@ -156,14 +156,20 @@ async fn main() {
         );
         std::process::exit(2);
     }
-    let nats = server().await;
+    // JetStream's default durability (the store syncs on its interval, not
+    // on every write), as in the project's `bus` bench.
+    let dir = tempfile_dir();
+    let mut options = repobus_local::LocalNatsOptions::new(dir.join("nats"));
+    options.sync_always = false;
+    let nats = repobus_local::LocalNats::start(options)
+        .await
+        .unwrap_or_else(|e| panic!("cannot start nats-server (. scripts/tools.sh): {e}"));
     let bus = connect_default(&nats).await;
     let publisher = bus.publisher();
     let body_value = sync_finished_body("pulp-f17", "success", 42);
     let body = serde_json::to_string(&body_value).expect("body");
     let event = Event::from_value(TYPE, body_value).expect("valid body");
 
-    let dir = tempfile_dir();
     let script = dir.join("post.lua");
     std::fs::File::create(&script)
         .and_then(|mut f| f.write_all(lua_script(&body).as_bytes()))
@@ -290,6 +296,7 @@ async fn main() {
         "ingest_vs_library": (ratio * 1000.0).round() / 1000.0,
     });
     println!("{summary}");
+    drop(nats);
     let _ = std::fs::remove_dir_all(&dir);
     std::process::exit(0);
 }
