@@ -360,8 +360,23 @@ pub const ROUTES: &[Route] = &[
     },
 ];
 
+/// What every handler shares. Handlers and layers take it by value
+/// (`State<AppState>` clones it for each request, once per extractor), so
+/// it is one `Arc`: cloning the publisher's bus configuration, its NATS
+/// client handles and the stores' handles on every request cost more than
+/// the rest of the ingest path's bookkeeping.
 #[derive(Clone)]
-struct AppState {
+struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+struct Shared {
     publisher: Publisher,
     config: Arc<ServiceConfig>,
     /// Becomes true when [`serve`] shuts down: live streams end then, so
@@ -408,7 +423,7 @@ fn router_with(
 ) -> Router {
     metrics::install_recorder();
     let limit = config.body_limit;
-    let state = AppState {
+    let state = AppState(Arc::new(Shared {
         webhooks: Arc::new(webhooks::WebhookState::new(
             publisher.bus().clone(),
             config.webhooks_allow_private_targets,
@@ -417,7 +432,7 @@ fn router_with(
         config: Arc::new(config),
         shutdown,
         operations: operations::OperationsState::default(),
-    };
+    }));
     let group = |access: Access| {
         ROUTES
             .iter()

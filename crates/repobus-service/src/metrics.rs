@@ -22,7 +22,8 @@
 //! credentials. Put the service behind a proxy that hides `/metrics` when
 //! that is not wanted.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request};
@@ -197,24 +198,56 @@ fn method_label(method: &axum::http::Method) -> &'static str {
 /// match no route count as `route="unmatched"`.
 pub(crate) async fn track_requests(request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route: metrics::SharedString = match request.extensions().get::<MatchedPath>() {
-        Some(path) => path.as_str().to_owned().into(),
-        None => metrics::SharedString::const_str("unmatched"),
-    };
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let method = method_label(request.method());
     let response = next.run(request).await;
     let class = status_class(response.status());
     let elapsed = started.elapsed().as_secs_f64();
-    metrics::histogram!(
-        HTTP_REQUEST_DURATION,
-        "method" => method,
-        "route" => route.clone(),
-        "status_class" => class
-    )
-    .record(elapsed);
-    metrics::counter!(HTTP_REQUESTS, "method" => method, "route" => route, "status_class" => class)
-        .increment(1);
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let (counter, histogram) = request_handles(method, route, class);
+    histogram.record(elapsed);
+    counter.increment(1);
     response
+}
+
+/// The counter and histogram of one `(method, route, status_class)`.
+type RequestHandles = (metrics::Counter, metrics::Histogram);
+
+/// The handles of [`track_requests`]'s series, registered once each and
+/// kept: looking a series up by its labels on every request (building the
+/// key, hashing it, searching the registry) cost more than recording.
+/// The labels are bounded (route templates, standard methods, five
+/// classes), so is this table. Handles come from the process's global
+/// recorder, which [`install_recorder`] sets before the first request.
+fn request_handles(method: &'static str, route: &str, class: &'static str) -> RequestHandles {
+    type Table = HashMap<String, Vec<(&'static str, &'static str, RequestHandles)>>;
+    static TABLE: OnceLock<RwLock<Table>> = OnceLock::new();
+    let table = TABLE.get_or_init(RwLock::default);
+    let find = |table: &Table| {
+        table.get(route).and_then(|series| {
+            series
+                .iter()
+                .find(|(m, c, _)| *m == method && *c == class)
+                .map(|(_, _, handles)| handles.clone())
+        })
+    };
+    if let Some(handles) = find(&table.read().unwrap_or_else(PoisonError::into_inner)) {
+        return handles;
+    }
+    let mut table = table.write().unwrap_or_else(PoisonError::into_inner);
+    if let Some(handles) = find(&table) {
+        return handles;
+    }
+    let owned = route.to_owned();
+    let handles = (
+        metrics::counter!(HTTP_REQUESTS, "method" => method, "route" => owned.clone(), "status_class" => class),
+        metrics::histogram!(HTTP_REQUEST_DURATION, "method" => method, "route" => owned.clone(), "status_class" => class),
+    );
+    table
+        .entry(owned)
+        .or_default()
+        .push((method, class, handles.clone()));
+    handles
 }
 
 /// How a POST to an ingest route ended: the `outcome` label of
@@ -277,9 +310,28 @@ impl IngestOutcome {
 
 /// Counts one POSTed event; `event_type` is `None` when the body or path
 /// named none of the types.
+/// The counter of each `(type, outcome)` is registered on first use and
+/// kept (see [`request_handles`] for why).
 pub(crate) fn record_ingest(event_type: Option<EventType>, outcome: IngestOutcome) {
-    let event_type = event_type.map_or("unknown", EventType::as_str);
-    metrics::counter!(EVENTS_INGESTED, "type" => event_type, "outcome" => outcome.as_str())
+    const TYPES: usize = EventType::ALL.len() + 1;
+    const OUTCOMES: usize = 5;
+    static COUNTERS: [OnceLock<metrics::Counter>; TYPES * OUTCOMES] =
+        [const { OnceLock::new() }; TYPES * OUTCOMES];
+    let type_index = event_type
+        .and_then(|t| EventType::ALL.iter().position(|&u| u == t))
+        .map_or(0, |i| i + 1);
+    let outcome_index = match outcome {
+        IngestOutcome::Accepted => 0,
+        IngestOutcome::Duplicate => 1,
+        IngestOutcome::Invalid => 2,
+        IngestOutcome::Rejected => 3,
+        IngestOutcome::Unavailable => 4,
+    };
+    COUNTERS[type_index * OUTCOMES + outcome_index]
+        .get_or_init(|| {
+            let event_type = event_type.map_or("unknown", EventType::as_str);
+            metrics::counter!(EVENTS_INGESTED, "type" => event_type, "outcome" => outcome.as_str())
+        })
         .increment(1);
 }
 
