@@ -423,9 +423,19 @@ async fn main() -> BenchResult<()> {
         let sent = sent.clone();
         tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(m);
+            let mut errors = 0;
             while latencies.len() < m {
-                let Some(Ok(delivery)) = subscription.next().await else {
-                    break;
+                let delivery = match subscription.next().await {
+                    Some(Ok(delivery)) => delivery,
+                    // A transient error (a cluster's consumer moving to a
+                    // new leader, a missed heartbeat) is reported, not the
+                    // end of the phase.
+                    Some(Err(e)) if errors < 10 => {
+                        errors += 1;
+                        eprintln!("latency phase: receiving: {e}");
+                        continue;
+                    }
+                    _ => break,
                 };
                 let now = Instant::now();
                 if let Some(start) = sent
