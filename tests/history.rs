@@ -373,6 +373,13 @@ async fn reads_longer_than_one_batch_equal_the_scan() {
             criteria(r#"{"result": "failed"}"#).with_limit(1_100),
             None,
         ),
+        (
+            "the last 1,000 failures by sequence (a backward window past one batch)",
+            criteria(r#"{"result": "failed"}"#)
+                .with_sort("seq,descending".parse().expect("sort"))
+                .with_limit(1_000),
+            None,
+        ),
         ("everything", Criteria::new(), Some(MANY)),
     ];
     for (name, criteria, count) in cases {

@@ -426,8 +426,9 @@ async fn forward(
     Ok(reading.matched)
 }
 
-/// Reads backward from the end in growing windows (each read forward)
-/// until done or at `plan.first`.
+/// Reads backward from the end in growing windows (each read forward:
+/// one direct-get batch, the rest of a larger window through an ordered
+/// consumer) until done or at `plan.first`.
 async fn backward(
     direct: &Direct<'_>,
     bus: &Bus,
@@ -475,6 +476,17 @@ async fn backward(
                 .await?;
             in_window += got as u64;
             if past || got == 0 || end.pending == 0 || next > hi {
+                break;
+            }
+            // More than a batch of sequences left in this window: the rest
+            // through an ordered consumer, as a forward read does.
+            if hi - next + 1 > MAX_BATCH as u64 {
+                ordered::read(bus, plan.subject.as_deref(), next, hi, |m| {
+                    in_window += 1;
+                    reading.take(bus, plan, &m, progress);
+                    true
+                })
+                .await?;
                 break;
             }
         }
