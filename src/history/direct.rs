@@ -53,6 +53,24 @@ pub(super) struct Stored {
 }
 
 impl Stored {
+    pub(super) fn new(
+        subject: String,
+        seq: u64,
+        stored: DateTime<Utc>,
+        pending: Option<u64>,
+        headers: HeaderMap,
+        payload: Bytes,
+    ) -> Self {
+        Stored {
+            subject,
+            seq,
+            stored,
+            pending,
+            headers,
+            payload,
+        }
+    }
+
     /// The event's own time (`ce-time`, else the stored time, as the
     /// envelope reads it), without decoding the body.
     pub(super) fn event_time(&self) -> DateTime<Utc> {
@@ -66,6 +84,12 @@ impl Stored {
     /// not a valid event (a subscriber dead-letters those; a search, which
     /// only reads, passes over them as a subscriber never yields them).
     pub(super) fn record(&self, bus: &Bus) -> Option<Map<String, Value>> {
+        let envelope = self.envelope(bus)?;
+        self.record_with(&envelope)
+    }
+
+    /// The envelope, or `None` for a message without a valid one.
+    pub(super) fn envelope(&self, bus: &Bus) -> Option<Envelope> {
         let parsed_type = if self.headers.get(CE_TYPE).is_some() {
             None
         } else {
@@ -75,15 +99,20 @@ impl Stored {
                 .map(|p| p.event_type)
         };
         let stream = bus.config().stream_name();
-        let envelope = Envelope::from_headers(
+        Envelope::from_headers(
             Some(&self.headers),
             parsed_type,
             || format!("{stream}:{}", self.seq),
             self.stored,
         )
-        .ok()?;
+        .ok()
+    }
+
+    /// The record with `envelope` (this message's), or `None` if the body
+    /// is not a valid event of its type.
+    pub(super) fn record_with(&self, envelope: &Envelope) -> Option<Map<String, Value>> {
         let event = Event::decode(envelope.event_type.as_str(), &self.payload).ok()?;
-        Some(Record::new(&event, &envelope, &self.subject, self.seq).to_map())
+        Some(Record::new(&event, envelope, &self.subject, self.seq).to_map())
     }
 }
 

@@ -4,8 +4,9 @@
 //! the envelope's `event_id`, `time`, `source`, `subject` and `seq`: see
 //! [`crate::record`]), sorted, skipped, limited and projected: exactly what
 //! reading every stored event and applying the criteria gives. It reads as
-//! little of the stream as that allows, with JetStream's direct gets (no
-//! consumer is created):
+//! little of the stream as that allows: narrow reads with JetStream's
+//! direct gets, long forward reads (past one direct-get batch, and a full
+//! scan) through an ordered consumer from the planned first sequence:
 //!
 //! * a filter that pins `type`, `repo_id`, `project_owner`, `project_name`
 //!   or `chroot` to one value reads only that subject
@@ -18,9 +19,15 @@
 //! * [`Search::latest_per`] on a field the subject spells out reads only the
 //!   last message of each subject.
 //!
-//! The planner lives in `plan.rs`, the direct gets in `direct.rs`.
+//! A time window (`after`, `before`) rejects an event from its envelope's
+//! time before its body is decoded and validated; the answer is the same,
+//! since a record's `time` is its envelope's.
+//!
+//! The planner lives in `plan.rs`, the direct gets in `direct.rs`, the
+//! ordered-consumer reads in `ordered.rs`.
 
 mod direct;
+mod ordered;
 mod plan;
 
 use std::time::Duration;

@@ -1,8 +1,12 @@
 //! The planner: which JetStream reads answer a search exactly, and the
 //! reads themselves.
 //!
-//! * Every read is a batched direct get (`next_by_subj` from a sequence),
-//!   narrowed to the subject the filter pins ([`super::pushed_down_subject`]).
+//! * Every read is narrowed to the subject the filter pins
+//!   ([`super::pushed_down_subject`]). A forward read starts with one
+//!   batched direct get (`next_by_subj` from a sequence) and goes on, if
+//!   it needs more, through an ordered consumer from the next sequence
+//!   (a full scan starts with the consumer); backward windows, the binary
+//!   search and `multi_last` are direct gets.
 //! * `after`/`before` become a first and last sequence, found by a binary
 //!   search over the stored events' `ce-time` (see [`super::Search::time_tolerance`]).
 //! * A limit without sort (or sorted by `seq` ascending) stops as soon as
@@ -23,6 +27,7 @@ use crate::record::field;
 use crate::time::parse_datetime;
 
 use super::direct::{Direct, Stored, MAX_BATCH, MAX_MULTI_LAST};
+use super::ordered;
 use super::{pushed_down_subject, HistoryError, Progress, Search};
 
 /// Fields whose value the NATS subject decides: every event on one subject
@@ -62,6 +67,42 @@ struct Plan<'a> {
     order: Order,
     tolerance: Option<TimeDelta>,
     criteria: &'a Criteria,
+    /// The criteria's time window alone (`after`, `before`), when it may
+    /// reject an event from its envelope before the body is decoded.
+    window: Option<Criteria>,
+}
+
+impl<'a> Plan<'a> {
+    fn new(
+        subject: Option<String>,
+        (first, end): (u64, u64),
+        order: Order,
+        tolerance: Option<TimeDelta>,
+        criteria: &'a Criteria,
+    ) -> Self {
+        // A record's `time` is its envelope's `time_rfc3339()`, and the
+        // criteria match only inside the window: an envelope outside it
+        // cannot give a match, whatever the body. Orders that stop by the
+        // times read (`EarliestN`, `LatestN`) count every valid event's
+        // time, so they decode all.
+        let by_time = matches!(order, Order::EarliestN(_) | Order::LatestN(_));
+        let window =
+            (!by_time && (criteria.after.is_some() || criteria.before.is_some())).then(|| {
+                let mut window = Criteria::new();
+                window.after = criteria.after;
+                window.before = criteria.before;
+                window
+            });
+        Plan {
+            subject,
+            first,
+            end,
+            order,
+            tolerance,
+            criteria,
+            window,
+        }
+    }
 }
 
 fn time_of(record: &Record) -> Option<DateTime<Utc>> {
@@ -87,14 +128,7 @@ pub(super) async fn run(
     let direct = Direct::new(bus);
     let latest_per = search.latest_per.as_deref();
     if !search.push_down {
-        let plan = Plan {
-            subject: None,
-            first: 1,
-            end: u64::MAX,
-            order: Order::All,
-            tolerance: None,
-            criteria,
-        };
+        let plan = Plan::new(None, (1, u64::MAX), Order::All, None, criteria);
         return Ok(finish(
             criteria,
             latest_per,
@@ -140,14 +174,7 @@ pub(super) async fn run(
         }
         _ => Order::All,
     };
-    let plan = Plan {
-        subject,
-        first,
-        end,
-        order,
-        tolerance,
-        criteria,
-    };
+    let plan = Plan::new(subject, (first, end), order, tolerance, criteria);
     let found = match order {
         Order::LastN(_) | Order::LatestN(_) => backward(&direct, bus, &plan, progress).await?,
         _ => forward(&direct, bus, &plan, progress).await?,
@@ -280,7 +307,17 @@ impl Reading {
                 report(self.read, self.total.max(self.read));
             }
         }
-        let Some(record) = m.record(bus) else {
+        let Some(envelope) = m.envelope(bus) else {
+            return;
+        };
+        if let Some(window) = &plan.window {
+            let mut time = Record::new();
+            time.insert(field::TIME.to_owned(), envelope.time_rfc3339().into());
+            if !window.matches(&time, field::TIME) {
+                return;
+            }
+        }
+        let Some(record) = m.record_with(&envelope) else {
             return;
         };
         if plan.tolerance.is_some() {
@@ -329,7 +366,12 @@ impl Reading {
     }
 }
 
-/// Reads forward from `plan.first` to the end (or until done).
+/// Reads forward from `plan.first` to the end (or until done): the first
+/// [`MAX_BATCH`] messages with one batched direct get (a narrow or early
+/// stopping read ends there, at the cost of one request), the rest, if any,
+/// through an ordered consumer (see `ordered.rs`), which keeps the next
+/// batch in flight while this one is decoded. A search with push-down
+/// turned off reads everything, so it starts with the consumer.
 async fn forward(
     direct: &Direct<'_>,
     bus: &Bus,
@@ -342,8 +384,9 @@ async fn forward(
     if reading.done(plan) {
         return Ok(reading.matched);
     }
-    loop {
-        let mut finished = false;
+    let everything = plan.subject.is_none() && plan.order == Order::All && plan.first <= 1;
+    let mut finished = false;
+    if !everything {
         let mut got = 0usize;
         let end = direct
             .batch(next, plan.subject.as_deref(), MAX_BATCH, |m| {
@@ -361,9 +404,21 @@ async fn forward(
                 true
             })
             .await?;
-        if finished || got == 0 || end.pending == 0 || reading.done(plan) {
-            break;
-        }
+        finished |= got == 0 || end.pending == 0 || reading.done(plan);
+    }
+    if !finished {
+        let check_every = if check_each { 1 } else { MAX_BATCH as u64 };
+        ordered::read(
+            bus,
+            plan.subject.as_deref(),
+            next,
+            plan.end.saturating_sub(1),
+            |m| {
+                reading.take(bus, plan, &m, progress);
+                !(reading.read % check_every == 0 && reading.done(plan))
+            },
+        )
+        .await?;
     }
     if let Some(report) = progress {
         report(reading.read, reading.total.max(reading.read));
@@ -371,8 +426,9 @@ async fn forward(
     Ok(reading.matched)
 }
 
-/// Reads backward from the end in growing windows (each read forward)
-/// until done or at `plan.first`.
+/// Reads backward from the end in growing windows (each read forward:
+/// one direct-get batch, the rest of a larger window through an ordered
+/// consumer) until done or at `plan.first`.
 async fn backward(
     direct: &Direct<'_>,
     bus: &Bus,
@@ -420,6 +476,17 @@ async fn backward(
                 .await?;
             in_window += got as u64;
             if past || got == 0 || end.pending == 0 || next > hi {
+                break;
+            }
+            // More than a batch of sequences left in this window: the rest
+            // through an ordered consumer, as a forward read does.
+            if hi - next + 1 > MAX_BATCH as u64 {
+                ordered::read(bus, plan.subject.as_deref(), next, hi, |m| {
+                    in_window += 1;
+                    reading.take(bus, plan, &m, progress);
+                    true
+                })
+                .await?;
                 break;
             }
         }
