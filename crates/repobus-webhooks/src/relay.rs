@@ -861,30 +861,19 @@ async fn window(
             }
         }
         let verdict = loop {
-            if let Some(delay) = wait.take() {
-                let until = tokio::time::Instant::now() + delay;
-                loop {
-                    tokio::select! {
-                        () = tokio::time::sleep_until(until) => break,
-                        m = messages.next(), if open => match m {
-                            Some(Ok(m)) => take(&mut held, m, done_upto).await,
-                            Some(Err(e)) => tracing::warn!(endpoint = %id, error = %e, "receiving"),
-                            None => open = false,
-                        },
-                        _ = keep.tick() => keep_alive(&held, Some(&message)).await,
-                        _ = stop.changed() => {
-                            hand_back(&mut held, Some(&message)).await;
-                            return End::Stop;
-                        }
-                        _ = lost.changed() => {
-                            hand_back(&mut held, Some(&message)).await;
-                            return End::Again;
-                        }
-                    }
+            // The schedule's wait (if any), then the attempt: one future, so
+            // the window keeps filling and staying alive while either runs.
+            // Moved in: the wait and the attempt number of this round, and
+            // references to what outlives it.
+            let (delay, this_number) = (wait.take(), number);
+            let (this_message, this_endpoint) = (&message, &endpoint);
+            let trying = async move {
+                if let Some(delay) = delay {
+                    tokio::time::sleep(delay).await;
                 }
-            }
-            let prepared = endpoint.borrow().clone();
-            let trying = attempt(shared, &prepared, pacer, &message, replay, number);
+                let prepared = this_endpoint.borrow().clone();
+                attempt(shared, &prepared, pacer, this_message, replay, this_number).await
+            };
             tokio::pin!(trying);
             let verdict = loop {
                 tokio::select! {

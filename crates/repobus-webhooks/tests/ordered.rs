@@ -9,26 +9,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{eventually, Behaviour, Receiver};
+use common::{eventually, publish, Behaviour, Receiver};
 use repobus::bus::Bus;
-use repobus_testkit::{connect, server, sync_started, within};
+use repobus_testkit::{connect, server, within};
 use repobus_webhooks::attempts::{AttemptLog, Outcome};
 use repobus_webhooks::endpoint::EndpointSpec;
-use repobus_webhooks::relay::{Relay, RelayOptions};
+use repobus_webhooks::relay::RelayOptions;
 use repobus_webhooks::store::WebhookStore;
-
-async fn publish(bus: &Bus, n: usize, repo: &str) -> Vec<String> {
-    let publisher = bus.publisher();
-    let mut ids = Vec::new();
-    for i in 0..n {
-        let ack = publisher
-            .publish(&sync_started(&format!("{repo}-{i}")))
-            .await
-            .expect("publish");
-        ids.push(ack.event_id);
-    }
-    ids
-}
 
 /// A relay with a 3 s lease; stopping it through the returned sender
 /// waits until it has handed its window and lease back.
@@ -38,26 +25,12 @@ async fn relay(
     tokio::sync::oneshot::Sender<()>,
     tokio::task::JoinHandle<()>,
 ) {
-    let relay = Relay::new(
-        bus,
-        RelayOptions {
-            allow_private_targets: true,
-            lease_ttl: Duration::from_secs(3),
-            ..RelayOptions::default()
-        },
-    )
-    .await
-    .expect("relay");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        relay
-            .run(async move {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("relay run");
-    });
-    (stop, task)
+    let options = RelayOptions {
+        allow_private_targets: true,
+        lease_ttl: Duration::from_secs(3),
+        ..RelayOptions::default()
+    };
+    common::relay_with(bus, options).await
 }
 
 #[tokio::test]

@@ -6,25 +6,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{eventually, relay, Behaviour, Receiver};
-use repobus::bus::Bus;
-use repobus_testkit::{connect, server, sync_started, within};
+use common::{eventually, publish, relay, Behaviour, Receiver};
+use repobus_testkit::{connect, server, within};
 use repobus_webhooks::attempts::{AttemptLog, Outcome};
 use repobus_webhooks::endpoint::{Endpoint, EndpointSpec};
 use repobus_webhooks::store::WebhookStore;
-
-async fn publish(bus: &Bus, n: usize, repo: &str) -> Vec<String> {
-    let publisher = bus.publisher();
-    let mut ids = Vec::new();
-    for i in 0..n {
-        let ack = publisher
-            .publish(&sync_started(&format!("{repo}-{i}")))
-            .await
-            .expect("publish");
-        ids.push(ack.event_id);
-    }
-    ids
-}
 
 async fn endpoint(store: &WebhookStore, id: &str, url: &str, schedule: &str) -> Endpoint {
     store

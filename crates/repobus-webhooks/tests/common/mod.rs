@@ -193,20 +193,47 @@ async fn handle(State(state): State<ReceiverState>, headers: HeaderMap, body: By
 
 /// A relay running until the returned sender is dropped or sent to.
 pub async fn relay(bus: &Bus, allow_private: bool) -> tokio::sync::oneshot::Sender<()> {
-    let relay = Relay::new(
-        bus,
-        RelayOptions {
-            allow_private_targets: allow_private,
-            ..RelayOptions::default()
-        },
-    )
-    .await
-    .expect("relay");
+    let options = RelayOptions {
+        allow_private_targets: allow_private,
+        ..RelayOptions::default()
+    };
+    relay_with(bus, options).await.0
+}
+
+/// A relay with `options`; stopping it through the returned sender and
+/// awaiting the task waits until it has handed its windows and leases back.
+pub async fn relay_with(
+    bus: &Bus,
+    options: RelayOptions,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let relay = Relay::new(bus, options).await.expect("relay");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(relay.run(async move {
-        let _ = stopped.await;
-    }));
-    stop
+    let task = tokio::spawn(async move {
+        relay
+            .run(async move {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("relay run");
+    });
+    (stop, task)
+}
+
+/// Publishes `n` sync-started events of repositories `<repo>-<i>`; their IDs.
+pub async fn publish(bus: &Bus, n: usize, repo: &str) -> Vec<String> {
+    let publisher = bus.publisher();
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let ack = publisher
+            .publish(&repobus_testkit::sync_started(&format!("{repo}-{i}")))
+            .await
+            .expect("publish");
+        ids.push(ack.event_id);
+    }
+    ids
 }
 
 /// Waits until `check` holds, for at most `secs`.
