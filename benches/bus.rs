@@ -160,19 +160,26 @@ async fn main() -> BenchResult<()> {
     // written before the clock starts. What repobus pays on top of this is
     // its own code; what this pays on top of prebuilt maps is the
     // `HeaderMap` API's.
-    let values: Arc<Vec<(String, String, String)>> = Arc::new(
-        events
-            .iter()
-            .map(|e| {
-                let envelope = Envelope::new(e, config.event_source(), None)?;
-                Ok((
-                    envelope.event_id.clone(),
-                    envelope.time_rfc3339(),
-                    envelope.subject.clone(),
-                ))
+    // Fresh IDs for every round: a repeated `Nats-Msg-Id` is a duplicate
+    // the server acknowledges without storing, which would flatter the rate.
+    let fresh_values = |rounds: usize| -> BenchResult<Vec<Arc<Vec<(String, String, String)>>>> {
+        (0..rounds)
+            .map(|_| {
+                let values = events
+                    .iter()
+                    .map(|e| {
+                        let envelope = Envelope::new(e, config.event_source(), None)?;
+                        Ok((
+                            envelope.event_id.clone(),
+                            envelope.time_rfc3339(),
+                            envelope.subject.clone(),
+                        ))
+                    })
+                    .collect::<BenchResult<Vec<_>>>()?;
+                Ok(Arc::new(values))
             })
-            .collect::<BenchResult<_>>()?,
-    );
+            .collect()
+    };
     let template = Arc::new(
         Envelope::new(
             events.first().ok_or("no events")?,
@@ -190,10 +197,11 @@ async fn main() -> BenchResult<()> {
         headers.insert("Nats-Msg-Id", id.as_str());
         headers
     };
+    let mut core_values = fresh_values(args.rounds)?;
     let raw_core_built = best(args.rounds, || {
         let client = client.clone();
         let core_raw = core_raw.clone();
-        let (values, template) = (values.clone(), template.clone());
+        let (values, template) = (core_values.pop().unwrap_or_default(), template.clone());
         async move {
             let start = Instant::now();
             for ((subject, body), v) in core_raw.iter().zip(values.iter()) {
@@ -282,10 +290,11 @@ async fn main() -> BenchResult<()> {
         }
     })
     .await?;
+    let mut js_values = fresh_values(args.rounds)?;
     let raw_js_built = best(args.rounds, || {
         let js = js.clone();
         let raw = raw.clone();
-        let (values, template) = (values.clone(), template.clone());
+        let (values, template) = (js_values.pop().unwrap_or_default(), template.clone());
         let purge = purge(js.clone(), stream_name.clone());
         async move {
             purge.await?;
