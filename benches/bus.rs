@@ -73,6 +73,9 @@ mod support;
 
 type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
+/// Each message's per-event header values: id, time and subject.
+type HeaderValues = Arc<Vec<(String, String, String)>>;
+
 fn rate(n: usize, elapsed: Duration) -> f64 {
     n as f64 / elapsed.as_secs_f64()
 }
@@ -162,7 +165,7 @@ async fn main() -> BenchResult<()> {
     // `HeaderMap` API's.
     // Fresh IDs for every round: a repeated `Nats-Msg-Id` is a duplicate
     // the server acknowledges without storing, which would flatter the rate.
-    let fresh_values = |rounds: usize| -> BenchResult<Vec<Arc<Vec<(String, String, String)>>>> {
+    let fresh_values = |rounds: usize| -> BenchResult<Vec<HeaderValues>> {
         (0..rounds)
             .map(|_| {
                 let values = events
