@@ -822,6 +822,16 @@ impl Receiver {
             let message = match &mut self.source {
                 Source::Stream(messages) => match std::task::ready!(messages.poll_next_unpin(cx)) {
                     Some(Ok(message)) => message,
+                    // A missed heartbeat (the server failed over, or was slow)
+                    // is not the end: the client pulls again by itself, so
+                    // the subscription goes on instead of ending its user.
+                    Some(Err(e))
+                        if e.kind()
+                            == jetstream::consumer::pull::MessagesErrorKind::MissingHeartbeat =>
+                    {
+                        tracing::warn!(error = %e, "missed the consumer's heartbeat; pulling again");
+                        continue;
+                    }
                     Some(Err(e)) => {
                         return Poll::Ready(Some(Err(SubscribeError::Receive(Box::new(e)))))
                     }
