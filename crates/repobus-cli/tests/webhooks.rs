@@ -276,6 +276,95 @@ async fn a_relay_killed_with_sigkill_and_restarted_loses_no_event() {
     );
 }
 
+/// Answers 500 to the first `failures` requests, then 200; counts them.
+async fn fail_first(
+    State((failures, count)): State<(usize, Arc<std::sync::atomic::AtomicUsize>)>,
+) -> StatusCode {
+    let n = count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    if n < failures {
+        StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        StatusCode::OK
+    }
+}
+
+#[tokio::test]
+async fn a_relay_killed_while_retrying_resumes_the_attempt_numbers() {
+    use repobus_webhooks::attempts::{AttemptLog, Outcome};
+    let nats = server().await;
+    let bus = connect(&nats).await;
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new()
+        .fallback(fail_first)
+        .with_state((5usize, count.clone()));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    WebhookStore::open(&bus)
+        .await
+        .unwrap()
+        .create(EndpointSpec {
+            timeout: Some("1s".into()),
+            retry_schedule: Some("300ms,300ms,300ms,300ms,300ms,300ms,300ms".into()),
+            allow_private_target: true,
+            ..EndpointSpec::new("retry-kill", format!("http://{addr}/hook"))
+        })
+        .await
+        .unwrap();
+    let log = AttemptLog::open(&bus).await.unwrap();
+    let mut relay = spawn_relay(&nats.url());
+    bus.publisher()
+        .publish(&sync_started("retried"))
+        .await
+        .unwrap();
+    // Kill it between attempts, once two are recorded.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let recorded = log.attempts("retry-kill", 100).await.unwrap().len();
+        if recorded >= 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{recorded} attempts recorded");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    relay.start_kill().unwrap(); // SIGKILL
+    relay.wait().await.unwrap();
+    let before = log.attempts("retry-kill", 100).await.unwrap();
+    assert!(
+        before.iter().all(|a| a.outcome == Outcome::Retry),
+        "{before:?}"
+    );
+    let mut relay = spawn_relay(&nats.url());
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let attempts = loop {
+        let attempts = log.attempts("retry-kill", 100).await.unwrap();
+        if attempts.iter().any(|a| a.outcome == Outcome::Delivered) {
+            break attempts;
+        }
+        assert!(Instant::now() < deadline, "not delivered: {attempts:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    relay.start_kill().unwrap();
+    // One numbering across the kill: 1, 2, ... with no number reused and
+    // none restarted at 1, ending with the delivery.
+    let numbers: Vec<u64> = attempts.iter().map(|a| a.attempt).collect();
+    let expected: Vec<u64> = (1..=numbers.len() as u64).collect();
+    assert_eq!(numbers, expected, "{attempts:?}");
+    assert!(before.len() < numbers.len(), "{before:?} {attempts:?}");
+    assert_eq!(attempts.last().map(|a| a.status), Some(Some(200)));
+    // Six requests reached the receiver (five 500s, then the 200); one
+    // more than recorded only if the kill fell between an answer and its
+    // record, whose number the next attempt then takes.
+    let requests = count.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(requests, 6);
+    assert!(
+        numbers.len() == 6 || numbers.len() == 5,
+        "{requests} requests, attempts {numbers:?}"
+    );
+}
+
 #[tokio::test]
 async fn serve_runs_the_relay_and_manages_endpoints_over_http() {
     let nats = server().await;
