@@ -172,6 +172,12 @@ impl LocalNats {
         self.port
     }
 
+    /// The server's process ID while it runs (benchmarks read its CPU time
+    /// from `/proc/<pid>/stat`).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(std::process::Child::id)
+    }
+
     /// The server's log file.
     pub fn log_path(&self) -> PathBuf {
         self.options.dir.join("nats-server.log")

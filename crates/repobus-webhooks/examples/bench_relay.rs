@@ -22,7 +22,10 @@
 //!   publish-to-receipt latency without a backlog.
 //!
 //! Latency is receipt time minus the event's `ce-time` (set when it is
-//! published, milliseconds). The last line is one JSON object.
+//! published, milliseconds). Each drain also reports the CPU time spent
+//! per delivery by this process (the relay and the receiver) and by
+//! nats-server, from `/proc/<pid>/stat`: on a machine the two share, their
+//! sum bounds the rate. The last line is one JSON object.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -33,6 +36,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
 use repobus::bus::{Bus, ConsumerOptions, Deliver};
+use repobus_webhooks::attempts::AttemptLog;
 use repobus_webhooks::endpoint::EndpointSpec;
 use repobus_webhooks::relay::{Relay, RelayOptions};
 use repobus_webhooks::store::WebhookStore;
@@ -94,6 +98,29 @@ fn arg(name: &str, default: usize) -> usize {
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// CPU seconds (user + system) used so far by `pid`, or by this process.
+fn cpu_seconds(pid: Option<u32>) -> f64 {
+    let path = match pid {
+        Some(pid) => format!("/proc/{pid}/stat"),
+        None => "/proc/self/stat".to_owned(),
+    };
+    let Ok(stat) = std::fs::read_to_string(path) else {
+        return f64::NAN;
+    };
+    // Fields after the parenthesised command name: state is field 3,
+    // utime and stime fields 14 and 15, in clock ticks (USER_HZ, 100 on
+    // Linux).
+    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+        return f64::NAN;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+    match (ticks(11), ticks(12)) {
+        (Some(user), Some(system)) => (user + system) / 100.0,
+        _ => f64::NAN,
+    }
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -223,6 +250,7 @@ async fn main() {
     let mut phases = Vec::new();
     let mut drains = Vec::new();
     let mut publishes = Vec::new();
+    let mut cpus: Vec<(f64, f64)> = Vec::new();
     for (label, count) in [
         ("relay 1 endpoint (ordered)", 1usize),
         ("relay 10 endpoints (ordered each)", 10),
@@ -274,11 +302,18 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(300)).await;
         publish_all(&bus, n, &format!("backlog{count}")).await;
         let start = Instant::now();
+        let cpu = (cpu_seconds(None), cpu_seconds(nats.pid()));
         for i in 0..count {
             store.enable(&format!("bench-{count}-{i}")).await.unwrap();
         }
         let (elapsed, _) = wait_receipts(&receipts, &paths, 2 * n, start).await;
         let drain = (n * count) as f64 / elapsed.as_secs_f64();
+        let per_delivery = |before: f64, after: f64| (after - before) / (n * count) as f64 * 1e6;
+        let cpu = (
+            per_delivery(cpu.0, cpu_seconds(None)),
+            per_delivery(cpu.1, cpu_seconds(nats.pid())),
+        );
+        cpus.push(cpu);
         rows.push((
             format!("  backlog drain, {count} endpoint(s)"),
             drain,
@@ -319,6 +354,20 @@ async fn main() {
         low.1,
     ));
 
+    for (count, (relay_us, server_us)) in [1, 10].iter().zip(&cpus) {
+        println!(
+            "CPU per delivery, drain to {count} endpoint(s): {relay_us:.0} us this process (relay + receiver), {server_us:.0} us nats-server"
+        );
+    }
+    // Every attempt recorded: the records are written in batches, so
+    // count them back (each endpoint got 2 N events, none failed).
+    let log = AttemptLog::open(&bus).await.unwrap();
+    log.flush().await;
+    for endpoint in ["bench-1-0", "bench-10-9"] {
+        let recorded = log.attempts(endpoint, 4 * n).await.unwrap().len();
+        assert_eq!(recorded, 2 * n, "attempt records of {endpoint}");
+    }
+    println!("attempt records: 2 x {n} for each endpoint checked, as delivered");
     println!(
         "{:<36} {:>14} {:>10} {:>10}",
         "phase", "events/s", "p50 ms", "p99 ms"
@@ -355,6 +404,8 @@ async fn main() {
             "publish_during_1_per_s": publishes[0].round(),
             "publish_during_10_per_s": publishes[1].round(),
             "publish_alone_per_s": publish_alone.round(),
+            "drain_1_cpu_us_per_delivery": {"bench_process": cpus[0].0.round(), "nats_server": cpus[0].1.round()},
+            "drain_10_cpu_us_per_delivery": {"bench_process": cpus[1].0.round(), "nats_server": cpus[1].1.round()},
             "load_1_p50_ms": rows[3].2, "load_1_p99_ms": rows[3].3,
             "load_10_p50_ms": rows[6].2, "load_10_p99_ms": rows[6].3,
             "low_load_p50_ms": low.0, "low_load_p99_ms": low.1,

@@ -41,11 +41,16 @@ fn main() {
             }
             let now = chrono::Utc::now().timestamp();
             let req = request(&endpoint, &wire, &envelope, &event.summary(), now);
+            let headers: Vec<(&str, &str)> = req
+                .headers
+                .iter()
+                .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+                .collect();
             println!(
                 "{}",
                 serde_json::json!({
                     "secrets": [new.to_string(), old.to_string()],
-                    "headers": req.headers,
+                    "headers": headers,
                     "body": String::from_utf8_lossy(&req.body),
                 })
             );

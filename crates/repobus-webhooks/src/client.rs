@@ -70,26 +70,19 @@ impl HttpClient {
         }
     }
 
-    /// POSTs `body` to `url` and reads at most `limit` bytes of the answer.
+    /// POSTs `body` with `headers` to `uri` and reads at most `limit`
+    /// bytes of the answer.
     pub(crate) async fn post(
         &self,
-        url: &url::Url,
-        headers: &[(String, String)],
+        uri: &http::Uri,
+        headers: http::HeaderMap,
         body: Vec<u8>,
         limit: usize,
     ) -> Result<Answer, String> {
-        let mut request = http::Request::post(url.as_str());
-        for (name, value) in headers {
-            if let (Ok(n), Ok(v)) = (
-                http::HeaderName::from_bytes(name.as_bytes()),
-                http::HeaderValue::from_str(value),
-            ) {
-                request = request.header(n, v);
-            }
-        }
-        let request = request
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| format!("cannot build the request: {e}"))?;
+        let mut request = http::Request::new(Full::new(Bytes::from(body)));
+        *request.method_mut() = http::Method::POST;
+        *request.uri_mut() = uri.clone();
+        *request.headers_mut() = headers;
         let response = match self {
             HttpClient::Safe(c) => c.request(request).await,
             HttpClient::Open(c) => c.request(request).await,

@@ -1,6 +1,7 @@
 //! What a receiver gets: the body in the endpoint's format and the
 //! headers (Standard Webhooks, CloudEvents HTTP binary mode, User-Agent).
 
+use http::{HeaderMap, HeaderName, HeaderValue};
 use repobus::envelope::Envelope;
 use serde_json::{json, Value};
 
@@ -15,8 +16,9 @@ pub const USER_AGENT: &str = concat!("repobus/", env!("CARGO_PKG_VERSION"));
 pub struct Request {
     /// The body.
     pub body: Vec<u8>,
-    /// The headers, the endpoint's own extra headers last.
-    pub headers: Vec<(String, String)>,
+    /// The headers, the endpoint's own extra headers last (appended, so
+    /// a name the relay sends too is sent twice).
+    pub headers: HeaderMap,
 }
 
 /// The body of `wire` (the stored body) in `format`; `summary` is the
@@ -67,6 +69,10 @@ pub fn body(format: Format, wire: &[u8], envelope: &Envelope, summary: &str) -> 
 /// The request for `endpoint` of the event with `envelope` and stored
 /// body `wire`, signed at Unix second `timestamp`.
 ///
+/// Values are sent as they are when they are visible ASCII; control
+/// characters become spaces ([`repobus::envelope::header_safe`]); a value
+/// that is still not visible ASCII is left out.
+///
 /// # Examples
 ///
 /// ```
@@ -79,11 +85,10 @@ pub fn body(format: Format, wire: &[u8], envelope: &Envelope, summary: &str) -> 
 /// let envelope = Envelope::new(&event, "urn:example", Some("evt-1")).unwrap();
 /// let endpoint = EndpointSpec::new("a", "https://example.com/").build(&Default::default()).unwrap();
 /// let request = request(&endpoint, wire, &envelope, "summary", 1_700_000_000);
-/// let header = |name: &str| request.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
-/// assert_eq!(header("webhook-id").as_deref(), Some("evt-1"));
-/// assert_eq!(header("webhook-timestamp").as_deref(), Some("1700000000"));
-/// assert_eq!(header("ce-type").as_deref(), Some("repo-sync-started"));
-/// assert!(header("webhook-signature").unwrap().starts_with("v1,"));
+/// assert_eq!(request.headers["webhook-id"], "evt-1");
+/// assert_eq!(request.headers["webhook-timestamp"], "1700000000");
+/// assert_eq!(request.headers["ce-type"], "repo-sync-started");
+/// assert!(request.headers["webhook-signature"].to_str().unwrap().starts_with("v1,"));
 /// ```
 pub fn request(
     endpoint: &Endpoint,
@@ -104,29 +109,45 @@ pub fn request(
         Format::CloudEvents => "application/cloudevents+json; charset=utf-8",
         _ => "application/json",
     };
-    let safe = repobus::envelope::header_safe;
-    let mut headers = vec![
-        ("content-type".to_owned(), content_type.to_owned()),
-        ("user-agent".to_owned(), USER_AGENT.to_owned()),
-        ("webhook-id".to_owned(), safe(id)),
-        ("webhook-timestamp".to_owned(), timestamp.to_string()),
-        ("webhook-signature".to_owned(), signature),
-    ];
+    // Names and fixed values are static: nothing is parsed or copied for
+    // them per request.
+    let mut headers = HeaderMap::with_capacity(16 + endpoint.headers.len());
+    let mut put = |name: &'static str, value: Option<HeaderValue>| {
+        if let Some(value) = value {
+            headers.append(HeaderName::from_static(name), value);
+        }
+    };
+    put("content-type", Some(HeaderValue::from_static(content_type)));
+    put("user-agent", Some(HeaderValue::from_static(USER_AGENT)));
+    put("webhook-id", value(id));
+    put("webhook-timestamp", Some(HeaderValue::from(timestamp)));
+    put("webhook-signature", value(&signature));
     if endpoint.format != Format::CloudEvents {
         // Binary mode: the attributes in headers, the data as the body.
-        headers.extend([
-            ("ce-specversion".to_owned(), "1.0".to_owned()),
-            ("ce-id".to_owned(), safe(id)),
-            ("ce-source".to_owned(), safe(&envelope.source)),
-            (
-                "ce-type".to_owned(),
-                envelope.event_type.as_str().to_owned(),
-            ),
-            ("ce-time".to_owned(), envelope.time_rfc3339()),
-            ("ce-subject".to_owned(), safe(&envelope.subject)),
-            ("ce-dataschema".to_owned(), safe(&envelope.dataschema)),
-        ]);
+        put("ce-specversion", Some(HeaderValue::from_static("1.0")));
+        put("ce-id", value(id));
+        put("ce-source", value(&envelope.source));
+        put(
+            "ce-type",
+            Some(HeaderValue::from_static(envelope.event_type.as_str())),
+        );
+        put("ce-time", value(&envelope.time_rfc3339()));
+        put("ce-subject", value(&envelope.subject));
+        put("ce-dataschema", value(&envelope.dataschema));
     }
-    headers.extend(endpoint.headers.iter().map(|(k, v)| (k.clone(), v.clone())));
+    for (name, text) in &endpoint.headers {
+        // Checked when the endpoint was stored.
+        if let (Ok(name), Some(v)) = (HeaderName::from_bytes(name.as_bytes()), value(text)) {
+            headers.append(name, v);
+        }
+    }
     Request { body, headers }
+}
+
+/// `text` as a header value: as it is when it is visible ASCII, with
+/// control characters replaced otherwise, or `None`.
+fn value(text: &str) -> Option<HeaderValue> {
+    HeaderValue::from_str(text)
+        .or_else(|_| HeaderValue::from_str(&repobus::envelope::header_safe(text)))
+        .ok()
 }

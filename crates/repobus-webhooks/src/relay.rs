@@ -62,8 +62,8 @@
 //! Otherwise the envelope headers must name a known type and the body must
 //! be JSON (the stream is open to any client with publish rights, so that
 //! much is checked); repobus's publishers validated the schema already.
-//! The endpoint's URL is checked once per change, not per event; the
-//! attempt record is a core publish.
+//! The endpoint's URL is checked once per change, not per event; attempt
+//! records are written in batches by [`AttemptLog`]'s own task.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -72,6 +72,7 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream::consumer::{pull, FromConsumer};
 use async_nats::jetstream::kv::Operation;
+use async_nats::jetstream::message::Info;
 use async_nats::jetstream::{self, AckKind};
 use chrono::{DateTime, Utc};
 use futures_util::{FutureExt, StreamExt};
@@ -172,8 +173,9 @@ struct Prepared {
     /// Whether private targets are allowed (the relay's option or the
     /// endpoint's opt-in).
     allow: bool,
-    /// The URL checked once per change, not per event.
-    url: Result<url::Url, String>,
+    /// The URL checked (and parsed for the client) once per change, not
+    /// per event.
+    uri: Result<http::Uri, String>,
 }
 
 impl Prepared {
@@ -181,7 +183,13 @@ impl Prepared {
         let allow = options.allow_private_targets || endpoint.allow_private_target;
         Arc::new(Prepared {
             filter: endpoint.criteria(),
-            url: check_url(&endpoint.url, allow).map_err(|e| e.to_string()),
+            uri: check_url(&endpoint.url, allow)
+                .map_err(|e| e.to_string())
+                .and_then(|url| {
+                    url.as_str()
+                        .parse::<http::Uri>()
+                        .map_err(|e| format!("{:?} is not a URI: {e}", url.as_str()))
+                }),
             allow,
             endpoint,
         })
@@ -322,6 +330,8 @@ impl Relay {
             for task in tasks {
                 let _ = task.await;
             }
+            // The last attempt records, before the process may exit.
+            self.shared.log.flush().await;
         })
         .await;
         Ok(())
@@ -585,20 +595,24 @@ async fn concurrent(
                 done_tx.clone(),
             );
             tasks.spawn(async move {
-                let number = message
-                    .info()
-                    .map(|i| u64::try_from(i.delivered).unwrap_or(1).max(1))
-                    .unwrap_or(1);
-                let verdict = attempt(
-                    &shared,
-                    &prepared,
-                    &pacer,
-                    &message,
-                    replay.as_ref(),
-                    number,
-                )
-                .await;
-                let last = replay.is_some() && message.info().is_ok_and(|i| i.pending == 0);
+                let (verdict, last) = match message.info() {
+                    Ok(info) => {
+                        let number = u64::try_from(info.delivered).unwrap_or(1).max(1);
+                        let verdict = attempt(
+                            &shared,
+                            &prepared,
+                            &pacer,
+                            &message,
+                            &info,
+                            replay.as_ref(),
+                            number,
+                        )
+                        .await;
+                        (verdict, replay.is_some() && info.pending == 0)
+                    }
+                    // Not a JetStream delivery: nothing to deliver.
+                    Err(_) => (Verdict::Term, false),
+                };
                 let _ = match &verdict {
                     Verdict::Ack => message.ack().await,
                     Verdict::Term => message.ack_with(AckKind::Term).await,
@@ -866,13 +880,22 @@ async fn window(
             // Moved in: the wait and the attempt number of this round, and
             // references to what outlives it.
             let (delay, this_number) = (wait.take(), number);
-            let (this_message, this_endpoint) = (&message, &endpoint);
+            let (this_message, this_info, this_endpoint) = (&message, &info, &endpoint);
             let trying = async move {
                 if let Some(delay) = delay {
                     tokio::time::sleep(delay).await;
                 }
                 let prepared = this_endpoint.borrow().clone();
-                attempt(shared, &prepared, pacer, this_message, replay, this_number).await
+                attempt(
+                    shared,
+                    &prepared,
+                    pacer,
+                    this_message,
+                    this_info,
+                    replay,
+                    this_number,
+                )
+                .await
             };
             tokio::pin!(trying);
             let verdict = loop {
@@ -979,20 +1002,19 @@ fn read_event(
     Ok((envelope, None))
 }
 
-/// One attempt at `message` (attempt `number`), recorded; the caller
+/// One attempt at `message` (whose reply subject says `info`; attempt
+/// `number`), recorded; the caller
 /// acknowledges per the verdict.
 async fn attempt(
     shared: &Shared,
     prepared: &Prepared,
     pacer: &Pacer,
     message: &jetstream::Message,
+    info: &Info<'_>,
     replay: Option<&Replay>,
     number: u64,
 ) -> Verdict {
     let endpoint = &prepared.endpoint;
-    let Ok(info) = message.info() else {
-        return Verdict::Term;
-    };
     let sequence = info.stream_sequence;
     let published = DateTime::<Utc>::from_timestamp(
         info.published.unix_timestamp(),
@@ -1181,7 +1203,7 @@ async fn post(
         retry_after: None,
         response: String::new(),
     };
-    let url = prepared.url.as_ref().map_err(|e| fail(e.clone()))?;
+    let uri = prepared.uri.as_ref().map_err(|e| fail(e.clone()))?;
     let timestamp = Utc::now().timestamp();
     let request = crate::payload::request(endpoint, wire, envelope, summary, timestamp);
     let client = if prepared.allow {
@@ -1192,8 +1214,8 @@ async fn post(
     let exchange = async {
         let answer = client
             .post(
-                url,
-                &request.headers,
+                uri,
+                request.headers,
                 request.body,
                 crate::attempts::BODY_EXCERPT,
             )
