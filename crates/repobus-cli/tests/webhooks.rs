@@ -176,6 +176,36 @@ async fn receive(State(seen): State<Seen>, headers: HeaderMap, _body: Bytes) -> 
     StatusCode::OK
 }
 
+/// Serves `app` on a free loopback port.
+async fn serve_receiver(app: axum::Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    addr
+}
+
+/// An ordered endpoint `id` to `addr`, 1 s timeout, retried on `schedule`.
+async fn add_endpoint(
+    bus: &repobus::bus::Bus,
+    id: &str,
+    addr: std::net::SocketAddr,
+    schedule: &str,
+) {
+    WebhookStore::open(bus)
+        .await
+        .unwrap()
+        .create(EndpointSpec {
+            timeout: Some("1s".into()),
+            retry_schedule: Some(schedule.into()),
+            allow_private_target: true,
+            ..EndpointSpec::new(id, format!("http://{addr}/hook"))
+        })
+        .await
+        .unwrap();
+}
+
 fn spawn_relay(url: &str) -> tokio::process::Child {
     let mut command = tokio::process::Command::from(repobus_command(BIN));
     command
@@ -200,25 +230,13 @@ async fn a_relay_killed_with_sigkill_and_restarted_loses_no_event() {
     let nats = server().await;
     let bus = connect(&nats).await;
     let seen = Seen::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = axum::Router::new()
-        .fallback(receive)
-        .with_state(seen.clone());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    WebhookStore::open(&bus)
-        .await
-        .unwrap()
-        .create(EndpointSpec {
-            timeout: Some("1s".into()),
-            retry_schedule: Some("100ms,200ms".into()),
-            allow_private_target: true,
-            ..EndpointSpec::new("kill-test", format!("http://{addr}/hook"))
-        })
-        .await
-        .unwrap();
+    let addr = serve_receiver(
+        axum::Router::new()
+            .fallback(receive)
+            .with_state(seen.clone()),
+    )
+    .await;
+    add_endpoint(&bus, "kill-test", addr, "100ms,200ms").await;
     let mut relay = spawn_relay(&nats.url());
     let publisher = bus.publisher();
     let mut published = Vec::new();
@@ -294,25 +312,14 @@ async fn a_relay_killed_while_retrying_resumes_the_attempt_numbers() {
     let nats = server().await;
     let bus = connect(&nats).await;
     let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = axum::Router::new()
-        .fallback(fail_first)
-        .with_state((5usize, count.clone()));
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    WebhookStore::open(&bus)
-        .await
-        .unwrap()
-        .create(EndpointSpec {
-            timeout: Some("1s".into()),
-            retry_schedule: Some("300ms,300ms,300ms,300ms,300ms,300ms,300ms".into()),
-            allow_private_target: true,
-            ..EndpointSpec::new("retry-kill", format!("http://{addr}/hook"))
-        })
-        .await
-        .unwrap();
+    let addr = serve_receiver(
+        axum::Router::new()
+            .fallback(fail_first)
+            .with_state((5usize, count.clone())),
+    )
+    .await;
+    let schedule = "300ms,300ms,300ms,300ms,300ms,300ms,300ms";
+    add_endpoint(&bus, "retry-kill", addr, schedule).await;
     let log = AttemptLog::open(&bus).await.unwrap();
     let mut relay = spawn_relay(&nats.url());
     bus.publisher()
