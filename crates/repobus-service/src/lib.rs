@@ -40,6 +40,8 @@
 //! route), 413 (body over the limit), 422 (NATS refused the event for good)
 //! or 503 (NATS cannot take the event or answer the search).
 
+#![warn(missing_docs)]
+
 mod operations;
 
 use std::future::Future;

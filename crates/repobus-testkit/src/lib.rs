@@ -4,6 +4,8 @@
 //! everything a stream stores that does not go through repobus's own
 //! subscriber.
 
+#![warn(missing_docs)]
+
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::time::Duration;
