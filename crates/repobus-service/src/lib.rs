@@ -412,9 +412,9 @@ struct Shared {
 /// # }
 /// ```
 pub fn router(publisher: Publisher, config: ServiceConfig) -> Router {
-    // Never shut down from here: the sender lives as long as the process.
-    let (sender, shutdown) = tokio::sync::watch::channel(false);
-    std::mem::forget(sender);
+    // Never shut down from here: the sender is dropped at once, and the
+    // live streams stop watching for a shutdown that cannot come.
+    let (_, shutdown) = tokio::sync::watch::channel(false);
     router_with(publisher, config, shutdown)
 }
 

@@ -166,6 +166,9 @@ pub(crate) async fn get_stream(
     let gauge = ClientGauge::new();
     let mut shutdown = state.shutdown.clone();
     tokio::spawn(async move {
+        // False once the sender is gone (a `router` without `serve`): no
+        // shutdown will come, and the stream goes on without watching.
+        let mut watching = true;
         loop {
             if *shutdown.borrow() {
                 break;
@@ -173,11 +176,10 @@ pub(crate) async fn get_stream(
             let next = tokio::select! {
                 next = subscription.next() => next,
                 () = tx.closed() => break,
-                changed = shutdown.changed() => match changed {
-                    Ok(()) => continue,
-                    // The sender is gone: no shutdown will come.
-                    Err(_) => std::future::pending().await,
-                },
+                changed = shutdown.changed(), if watching => {
+                    watching = changed.is_ok();
+                    continue;
+                }
             };
             let delivery = match next {
                 Some(Ok(delivery)) => delivery,

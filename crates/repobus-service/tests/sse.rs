@@ -1,8 +1,9 @@
 //! `GET /v1/stream` against a real nats-server and the real service, read
 //! by a raw HTTP/1.1 client on a TCP socket: live events with their stream
 //! sequence as `id`, resumption after `Last-Event-ID` with no gap or
-//! repeat, the filters of `tail`, bad parameters, and a stalled client cut
-//! off after its bounded buffer while ingest and another client go on.
+//! repeat, the filters of `tail`, bad parameters, a stalled client cut
+//! off after its bounded buffer while ingest and another client go on, and
+//! the stream in a `router` nested in another app (no shutdown signal).
 //!
 //! This binary installs a global metrics recorder (in the stalled-client
 //! test): that test waits on the server's own count of slow clients it
@@ -275,6 +276,50 @@ async fn live_events_carry_their_stream_sequence_as_id() {
     assert_eq!(events[0].data["repo_id"], "r1");
     assert_eq!(events[2].data["seq"], acks[2]);
     assert_eq!(events[1].data["type"], "repo-sync-started");
+    service.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stream_works_in_a_router_nested_without_serve() {
+    // `router` has no shutdown to follow (its sender is dropped at once):
+    // the live stream must go on regardless.
+    let nats = server().await;
+    let bus = connect(&nats).await;
+    let app = axum::Router::new().nest(
+        "/repobus",
+        repobus_service::router(bus.publisher(), ServiceConfig::default()),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await
+    });
+    let service = Service {
+        base: format!("http://{addr}"),
+        shutdown: Some(tx),
+        task,
+    };
+    let mut client = SseClient::open(&service, "/repobus/v1/stream", None, None)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut acks = Vec::new();
+    for repo in ["n1", "n2"] {
+        acks.push(
+            bus.publisher()
+                .publish(&sync_started(repo))
+                .await
+                .unwrap()
+                .seq,
+        );
+    }
+    assert_eq!(seqs(&client.take(2, 10).await), acks);
+    drop(client);
     service.stop().await;
 }
 
