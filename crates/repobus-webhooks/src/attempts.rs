@@ -137,6 +137,14 @@ async fn write(client: async_nats::Client, mut queue: mpsc::Receiver<Queued>) {
     let mut batches: Vec<(String, Vec<u8>)> = Vec::new();
     let mut open: HashMap<String, usize> = HashMap::new();
     while queue.recv_many(&mut taken, 1024).await > 0 {
+        // A server may be configured with a smaller payload limit.
+        let limit = BATCH_BYTES.min(
+            client
+                .server_info()
+                .max_payload
+                .saturating_sub(1024)
+                .max(4096),
+        );
         // Let others join, for at most LINGER, unless one is urgent.
         let deadline = tokio::time::Instant::now() + LINGER;
         let mut from = 0;
@@ -152,7 +160,7 @@ async fn write(client: async_nats::Client, mut queue: mpsc::Receiver<Queued>) {
         for item in taken.drain(..) {
             match item {
                 Queued::Record { subject, body, .. } => match open.get(&subject) {
-                    Some(&i) if batches[i].1.len() + 1 + body.len() <= BATCH_BYTES => {
+                    Some(&i) if batches[i].1.len() + 1 + body.len() <= limit => {
                         batches[i].1.push(b'\n');
                         batches[i].1.extend_from_slice(&body);
                     }
@@ -183,12 +191,12 @@ async fn write(client: async_nats::Client, mut queue: mpsc::Receiver<Queued>) {
     }
 }
 
-/// The records in one stored message (one, or several as JSON Lines);
-/// unreadable ones are skipped.
+/// The records in one stored message (one, or several as JSON Lines: a
+/// serialized record has no raw newline); unreadable lines are skipped.
 fn records(payload: &[u8]) -> impl Iterator<Item = Attempt> + '_ {
-    serde_json::Deserializer::from_slice(payload)
-        .into_iter::<Attempt>()
-        .map_while(Result::ok)
+    payload
+        .split(|b| *b == b'\n')
+        .filter_map(|line| serde_json::from_slice(line).ok())
 }
 
 impl AttemptLog {
@@ -386,4 +394,41 @@ impl AttemptLog {
 /// The first [`BODY_EXCERPT`] bytes of `body`, as text.
 pub(crate) fn excerpt(body: &[u8]) -> String {
     String::from_utf8_lossy(&body[..body.len().min(BODY_EXCERPT)]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(number: u64) -> Attempt {
+        Attempt {
+            endpoint: "cdn".into(),
+            event_id: format!("evt-{number}"),
+            event_type: "repo-sync-started".into(),
+            stream_sequence: number,
+            attempt: 1,
+            time: DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default(),
+            status: Some(200),
+            error: None,
+            latency_ms: 1.5,
+            // A newline in a field is escaped: lines stay records.
+            response: "ok\nfine".into(),
+            outcome: Outcome::Delivered,
+            retry_in_ms: None,
+            replay: false,
+        }
+    }
+
+    #[test]
+    fn a_message_holds_one_record_or_several_and_bad_lines_are_skipped() {
+        let one = serde_json::to_vec(&attempt(1)).unwrap();
+        assert_eq!(records(&one).collect::<Vec<_>>(), [attempt(1)]);
+        let mut batch = one.clone();
+        for line in [&b"{not json"[..], &serde_json::to_vec(&attempt(2)).unwrap()] {
+            batch.push(b'\n');
+            batch.extend_from_slice(line);
+        }
+        let read: Vec<u64> = records(&batch).map(|a| a.stream_sequence).collect();
+        assert_eq!(read, [1, 2]);
+    }
 }
