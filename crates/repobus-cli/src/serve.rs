@@ -68,6 +68,10 @@ pub struct ServeArgs {
     /// Do not run the webhook relay in this process.
     #[arg(long, env = "REPOBUS_NO_RELAY")]
     no_relay: bool,
+    /// Close a connection whose client has read nothing for this long
+    /// (a stalled live stream); a slow reader is not affected.
+    #[arg(long, env = "REPOBUS_WRITE_TIMEOUT", default_value = "30s", value_parser = parse_write_timeout)]
+    write_timeout: std::time::Duration,
     #[command(flatten)]
     relay: crate::relay::RelayArgs,
 }
@@ -135,6 +139,7 @@ pub async fn run(args: ServeArgs, nats: NatsArgs) -> Result<ExitCode, CliError> 
         read_basic_auth: args.read_basic_auth,
         base_path: args.base_path,
         webhooks_allow_private_targets: args.relay.allow_private_targets,
+        write_timeout: args.write_timeout,
         ..ServiceConfig::default()
     };
     repobus_service::serve(listener, bus.publisher(), service_config, shutdown_signal())
@@ -220,4 +225,14 @@ async fn shutdown_signal() {
     }
     tracing::info!("shutting down: finishing requests in progress");
     systemd::stopping();
+}
+
+/// A write timeout: a duration of at least 1 ms (0 would close every
+/// connection at its first full socket buffer).
+fn parse_write_timeout(text: &str) -> Result<std::time::Duration, String> {
+    let timeout = crate::run::parse_duration(text)?;
+    if timeout < std::time::Duration::from_millis(1) {
+        return Err(format!("{text:?} is too short: at least 1ms"));
+    }
+    Ok(timeout)
 }

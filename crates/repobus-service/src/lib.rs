@@ -66,6 +66,7 @@ use repobus::history::{self, HistoryError, HistoryQuery};
 use repobus::overview::OverviewError;
 use repobus::{DecodeError, Event};
 
+mod connection;
 mod dashboard;
 pub mod metrics;
 pub mod openapi;
@@ -74,6 +75,7 @@ mod views;
 
 mod webhooks;
 
+pub use connection::DEFAULT_WRITE_TIMEOUT;
 pub use sse::{DEFAULT_SSE_BUFFER, STALL_TIMEOUT};
 
 /// The default largest request body: 1 MiB.
@@ -121,6 +123,12 @@ pub struct ServiceConfig {
     /// Accept loopback, link-local and private webhook targets on
     /// `POST /v1/webhooks` (when the relay allows them too).
     pub webhooks_allow_private_targets: bool,
+    /// [`serve`] closes a connection whose writes make no progress for
+    /// this long (a client that stopped reading; the clock restarts with
+    /// every byte written, so a slow reader is not affected). Default
+    /// [`DEFAULT_WRITE_TIMEOUT`]. Not applied by [`router`], which leaves
+    /// the connections to whoever serves it.
+    pub write_timeout: std::time::Duration,
 }
 
 impl Default for ServiceConfig {
@@ -135,6 +143,7 @@ impl Default for ServiceConfig {
             base_path: String::new(),
             sse_buffer: sse::DEFAULT_SSE_BUFFER,
             webhooks_allow_private_targets: false,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
         }
     }
 }
@@ -476,7 +485,8 @@ fn router_with(
 
 /// Serves [`router`] on `listener` until `shutdown` resolves, then finishes
 /// the requests in progress and flushes every accepted event
-/// ([`Publisher::close`]).
+/// ([`Publisher::close`]). A connection whose writes stall for
+/// [`ServiceConfig::write_timeout`] is closed.
 ///
 /// # Examples
 ///
@@ -506,6 +516,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop_streams, streams_stop) = tokio::sync::watch::channel(false);
+    let listener = connection::TimeoutListener {
+        inner: listener,
+        write_timeout: config.write_timeout,
+    };
     let app = router_with(publisher.clone(), config, streams_stop);
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {

@@ -14,6 +14,7 @@
 //! | `repobus_events_ingested_total` | counter | `type`, `outcome` | events POSTed to the ingest routes, by type (`unknown` for none of the six) and [`IngestOutcome`] |
 //! | `repobus_consumer_num_pending` | gauge | `consumer` | messages a durable consumer of the event stream has not yet been delivered |
 //! | `repobus_consumer_num_ack_pending` | gauge | `consumer` | messages delivered to it and not yet acknowledged |
+//! | `repobus_http_write_timeouts_total` | counter | | connections closed because the client read nothing for [`crate::ServiceConfig::write_timeout`] |
 //! | `repobus_build_info` | gauge | `version` | always 1; the version of the running binary |
 //!
 //! `GET /metrics` is [`crate::Access::Public`]: it holds counts by bounded
@@ -49,6 +50,8 @@ pub const CONSUMER_NUM_PENDING: &str = "repobus_consumer_num_pending";
 pub const CONSUMER_NUM_ACK_PENDING: &str = "repobus_consumer_num_ack_pending";
 /// `repobus_build_info{version}`.
 pub const BUILD_INFO: &str = "repobus_build_info";
+/// `repobus_http_write_timeouts_total`.
+pub const HTTP_WRITE_TIMEOUTS: &str = "repobus_http_write_timeouts_total";
 
 /// The content type of the Prometheus text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -117,6 +120,10 @@ fn describe() {
     metrics::describe_gauge!(
         CONSUMER_NUM_ACK_PENDING,
         "Messages delivered to a durable consumer and not yet acknowledged."
+    );
+    metrics::describe_counter!(
+        HTTP_WRITE_TIMEOUTS,
+        "Connections closed because the client read nothing for the write timeout."
     );
     metrics::describe_gauge!(
         BUILD_INFO,
