@@ -24,8 +24,9 @@
 //!   delivered, dead-lettered or the endpoint is disabled (410, or failing
 //!   for [`RelayOptions::disable_after`]: *k* and the window are handed
 //!   back, in order, so enabling resumes with *k*).
-//! - Retry state survives a crash: every attempt is recorded in the
-//!   attempts stream before the worker waits, and a redelivered event's
+//! - Retry state survives a crash: a failed attempt's record is handed to
+//!   the attempts writer before the worker waits, and written at once
+//!   (not batched, see [`crate::attempts`]); a redelivered event's
 //!   attempt number and remaining delay come from the last record of that
 //!   event (one direct read, only for redeliveries) and the message's
 //!   delivery count. After a crash the unacknowledged window comes back in
