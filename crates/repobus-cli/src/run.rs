@@ -121,6 +121,15 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"))
 }
 
+/// A polling interval: a duration of at least 100 ms.
+pub fn parse_interval(text: &str) -> Result<Duration, String> {
+    let interval = parse_duration(text)?;
+    if interval < repobus_service::metrics::MIN_LAG_INTERVAL {
+        return Err(format!("{text:?} is too short: at least 100ms"));
+    }
+    Ok(interval)
+}
+
 /// A lease: a whole number of seconds from 1 to [`repobus::operations::MAX_LEASE`].
 pub fn parse_lease(text: &str) -> Result<Duration, String> {
     let d = parse_duration(text)?;

@@ -72,6 +72,10 @@ pub struct ServeArgs {
     /// (a stalled live stream); a slow reader is not affected.
     #[arg(long, env = "REPOBUS_WRITE_TIMEOUT", default_value = "30s", value_parser = parse_write_timeout)]
     write_timeout: std::time::Duration,
+    /// How often the consumers' lag is read into the metrics
+    /// (`repobus_consumer_num_pending`, `..._num_ack_pending`).
+    #[arg(long, env = "REPOBUS_LAG_INTERVAL", default_value = "15s", value_parser = crate::run::parse_interval)]
+    lag_interval: std::time::Duration,
     #[command(flatten)]
     relay: crate::relay::RelayArgs,
 }
@@ -130,7 +134,7 @@ pub async fn run(args: ServeArgs, nats: NatsArgs) -> Result<ExitCode, CliError> 
         async move { bus.is_ready().await }
     });
     // repobus_consumer_num_pending / _num_ack_pending on /metrics.
-    let lag = repobus_service::metrics::spawn_consumer_lag(bus.clone(), Duration::from_secs(15));
+    let lag = repobus_service::metrics::spawn_consumer_lag(bus.clone(), args.lag_interval);
     let service_config = ServiceConfig {
         body_limit: args.body_limit,
         bearer_token: args.bearer_token,

@@ -46,6 +46,9 @@ pub struct TailArgs {
     /// (events consumed, dead letters, consumer lag of --durable).
     #[arg(long, value_name = "ADDR")]
     metrics_listen: Option<std::net::SocketAddr>,
+    /// How often --metrics-listen reads the lag of --durable.
+    #[arg(long, default_value = "5s", value_parser = crate::run::parse_interval)]
+    lag_interval: std::time::Duration,
     #[command(flatten)]
     criteria: CriteriaArgs,
 }
@@ -69,7 +72,7 @@ pub async fn run(args: TailArgs, nats: NatsArgs) -> Result<ExitCode, CliError> {
     let _lag = match (&_metrics, &args.durable) {
         (Some(_), Some(_)) => Some(AbortOnDrop(repobus_service::metrics::spawn_consumer_lag(
             bus.clone(),
-            std::time::Duration::from_secs(5),
+            args.lag_interval,
         ))),
         _ => None,
     };

@@ -131,8 +131,8 @@ async fn metrics_listen_errors() {
 }
 
 /// `repobus serve` polls the lag of the stream's durable consumers into
-/// `/metrics` (the first poll runs at start) and serves its OpenAPI
-/// document.
+/// `/metrics` (the first poll runs at start, then every `--lag-interval`)
+/// and serves its OpenAPI document.
 #[tokio::test]
 async fn serve_reports_consumer_lag_and_serves_openapi() {
     use async_nats::jetstream::consumer::pull;
@@ -171,6 +171,8 @@ async fn serve_reports_consumer_lag_and_serves_openapi() {
         &url,
         "--data-dir",
         dir.path().to_str().expect("utf-8 path"),
+        "--lag-interval",
+        "300ms",
     ])
     .stdout(Stdio::null())
     .stderr(Stdio::null())
@@ -179,21 +181,33 @@ async fn serve_reports_consumer_lag_and_serves_openapi() {
 
     let client = reqwest::Client::new();
     let key = r#"repobus_consumer_num_pending{consumer="lagger"}"#;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let text = match client.get(format!("http://{addr}/metrics")).send().await {
-            Ok(r) if r.status() == 200 => r.text().await.unwrap_or_default(),
-            _ => String::new(),
-        };
-        if sample(&text, key) == Some(2.0) {
-            break;
+    let wait_for_lag = |want: f64, secs: u64| {
+        let (client, addr) = (client.clone(), addr.clone());
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(secs);
+            loop {
+                let text = match client.get(format!("http://{addr}/metrics")).send().await {
+                    Ok(r) if r.status() == 200 => r.text().await.unwrap_or_default(),
+                    _ => String::new(),
+                };
+                if sample(&text, key) == Some(want) {
+                    return;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "serve's /metrics never showed a lag of {want} for `lagger`:\n{text}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         }
-        assert!(
-            Instant::now() < deadline,
-            "serve's /metrics never showed the lag of `lagger`:\n{text}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    };
+    wait_for_lag(2.0, 20).await;
+    // Polled again within the interval, not the default 15 s.
+    publisher
+        .publish(&sync_started("l3"))
+        .await
+        .expect("publish");
+    wait_for_lag(3.0, 5).await;
     let doc: serde_json::Value = client
         .get(format!("http://{addr}/openapi.json"))
         .send()

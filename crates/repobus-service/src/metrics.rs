@@ -342,11 +342,15 @@ pub(crate) fn record_ingest(event_type: Option<EventType>, outcome: IngestOutcom
         .increment(1);
 }
 
+/// The shortest interval [`spawn_consumer_lag`] polls at: 100 ms.
+pub const MIN_LAG_INTERVAL: Duration = Duration::from_millis(100);
+
 /// Polls the lag of every durable consumer of `bus`'s event stream every
 /// `interval` into `repobus_consumer_num_pending` and
 /// `repobus_consumer_num_ack_pending` (labelled by durable name; ephemeral
 /// consumers are skipped, their names being unbounded), until the returned
 /// task is aborted. A failed poll is logged and retried at the next tick.
+/// An interval under [`MIN_LAG_INTERVAL`] is taken as that.
 ///
 /// # Examples
 ///
@@ -364,7 +368,8 @@ pub(crate) fn record_ingest(event_type: Option<EventType>, outcome: IngestOutcom
 /// ```
 pub fn spawn_consumer_lag(bus: Bus, interval: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(interval);
+        // A zero period would panic; a tiny one would only load the server.
+        let mut ticker = tokio::time::interval(interval.max(MIN_LAG_INTERVAL));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
