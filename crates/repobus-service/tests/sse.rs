@@ -13,7 +13,6 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use repobus::bus::Bus;
 use repobus_service::ServiceConfig;
@@ -47,11 +46,7 @@ impl SseClient {
         last_id: Option<&str>,
         recv_buffer: Option<u32>,
     ) -> Result<SseClient, (u16, String)> {
-        let addr: std::net::SocketAddr = service
-            .url("")
-            .trim_start_matches("http://")
-            .parse()
-            .unwrap();
+        let addr = service.addr();
         let socket = TcpSocket::new_v4().unwrap();
         if let Some(size) = recv_buffer {
             socket.set_recv_buffer_size(size).unwrap();
@@ -245,6 +240,22 @@ async fn setup(config: ServiceConfig) -> (Nats, Bus, Service) {
     (nats, bus, service)
 }
 
+/// Publishes a `repo-sync-started` per repository, one after the other;
+/// their stream sequences.
+async fn publish_started(bus: &Bus, repos: &[&str]) -> Vec<u64> {
+    let mut acks = Vec::new();
+    for repo in repos {
+        acks.push(
+            bus.publisher()
+                .publish(&sync_started(repo))
+                .await
+                .unwrap()
+                .seq,
+        );
+    }
+    acks
+}
+
 fn seqs(events: &[Sse]) -> Vec<u64> {
     events.iter().map(|e| e.id).collect()
 }
@@ -261,16 +272,7 @@ async fn live_events_carry_their_stream_sequence_as_id() {
         .unwrap();
     // Only events published after connecting (like `tail`).
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let mut acks = Vec::new();
-    for repo in ["r1", "r2", "r3"] {
-        acks.push(
-            bus.publisher()
-                .publish(&sync_started(repo))
-                .await
-                .unwrap()
-                .seq,
-        );
-    }
+    let acks = publish_started(&bus, &["r1", "r2", "r3"]).await;
     let events = client.take(3, 10).await;
     assert_eq!(seqs(&events), acks);
     assert_eq!(events[0].data["repo_id"], "r1");
@@ -308,16 +310,7 @@ async fn the_stream_works_in_a_router_nested_without_serve() {
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let mut acks = Vec::new();
-    for repo in ["n1", "n2"] {
-        acks.push(
-            bus.publisher()
-                .publish(&sync_started(repo))
-                .await
-                .unwrap()
-                .seq,
-        );
-    }
+    let acks = publish_started(&bus, &["n1", "n2"]).await;
     assert_eq!(seqs(&client.take(2, 10).await), acks);
     drop(client);
     service.stop().await;
@@ -452,24 +445,8 @@ async fn a_stalled_client_is_cut_off_and_slows_neither_ingest_nor_others() {
         seqs(&events)
     });
     let started = Instant::now();
-    let publisher = bus.publisher();
-    let results: Vec<_> = futures_util::stream::iter(0..N)
-        .map(|i| {
-            let publisher = publisher.clone();
-            async move {
-                // A 4 KiB traceback: more than the sockets' buffers hold in all.
-                let mut body = sync_finished_body(&format!("repo-{i}"), "success", i);
-                body["traceback"] = Value::String("t".repeat(4096));
-                let event =
-                    repobus::Event::from_value(repobus::EventType::RepoSyncFinished, body).unwrap();
-                publisher.publish(&event).await
-            }
-        })
-        .buffer_unordered(64)
-        .collect()
-        .await;
+    common::publish_large(&bus, N).await;
     let ingest = started.elapsed();
-    assert!(results.iter().all(Result::is_ok), "every publish acked");
     // The fast client got everything, in order, while the other stalled.
     let fast_seqs = within(120, "fast client", reader).await.unwrap();
     assert_eq!(fast_seqs, (1..=N).collect::<Vec<_>>());

@@ -10,11 +10,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use repobus_service::ServiceConfig;
 use repobus_testkit::*;
-use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpSocket;
 
@@ -54,11 +52,7 @@ async fn a_client_that_never_reads_again_loses_its_connection() {
         },
     )
     .await;
-    let addr: std::net::SocketAddr = service
-        .url("")
-        .trim_start_matches("http://")
-        .parse()
-        .unwrap();
+    let addr = service.addr();
     // A keep-alive request (no `Connection: close`) from a socket with a
     // small receive buffer, and then nothing is read.
     let socket = TcpSocket::new_v4().unwrap();
@@ -68,23 +62,8 @@ async fn a_client_that_never_reads_again_loses_its_connection() {
         .write_all(b"GET /v1/stream?last_event_id=0 HTTP/1.1\r\nHost: test\r\nAccept: text/event-stream\r\n\r\n")
         .await
         .unwrap();
-    // More than every buffer on the way holds: 3,000 events of 4 KiB.
-    let publisher = bus.publisher();
-    let results: Vec<_> = futures_util::stream::iter(0..3000u64)
-        .map(|i| {
-            let publisher = publisher.clone();
-            async move {
-                let mut body = sync_finished_body(&format!("repo-{i}"), "success", i);
-                body["traceback"] = Value::String("t".repeat(4096));
-                let event =
-                    repobus::Event::from_value(repobus::EventType::RepoSyncFinished, body).unwrap();
-                publisher.publish(&event).await
-            }
-        })
-        .buffer_unordered(64)
-        .collect()
-        .await;
-    assert!(results.iter().all(Result::is_ok), "every publish acked");
+    // More than every buffer on the way holds.
+    common::publish_large(&bus, 3000).await;
     let started = Instant::now();
     within(60, "the server to close the stalled connection", async {
         while read_closed() < 1 {

@@ -33,6 +33,19 @@ async fn relay(
     common::relay_with(bus, options).await
 }
 
+/// An ordered endpoint `id` to `receiver`: 2 s timeout, `schedule`.
+async fn ordered_endpoint(store: &WebhookStore, id: &str, receiver: &Receiver, schedule: &str) {
+    store
+        .create(EndpointSpec {
+            allow_private_target: true,
+            timeout: Some("2s".into()),
+            retry_schedule: Some(schedule.into()),
+            ..EndpointSpec::new(id, receiver.url())
+        })
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn two_relays_on_one_ordered_endpoint_keep_order_and_the_standby_takes_over() {
     let nats = server().await;
@@ -40,15 +53,7 @@ async fn two_relays_on_one_ordered_endpoint_keep_order_and_the_standby_takes_ove
     let store = WebhookStore::open(&bus).await.unwrap();
     // Slow enough that the owner is stopped mid-stream.
     let receiver = Receiver::start(Behaviour::Delay(5)).await;
-    store
-        .create(EndpointSpec {
-            allow_private_target: true,
-            timeout: Some("2s".into()),
-            retry_schedule: Some("100ms".into()),
-            ..EndpointSpec::new("shared", receiver.url())
-        })
-        .await
-        .unwrap();
+    ordered_endpoint(&store, "shared", &receiver, "100ms").await;
     let (stop_first, first) = relay(&bus).await;
     // The first relay owns the endpoint once it has delivered.
     let warmup = publish(&bus, 1, "warm").await;
@@ -298,15 +303,7 @@ async fn a_nats_server_restart_mid_stream_loses_no_event_and_keeps_order() {
     let store = WebhookStore::open(&bus).await.unwrap();
     // Slow enough that the server restarts mid-stream.
     let receiver = Receiver::start(Behaviour::Delay(3)).await;
-    store
-        .create(EndpointSpec {
-            allow_private_target: true,
-            timeout: Some("2s".into()),
-            retry_schedule: Some("100ms,200ms".into()),
-            ..EndpointSpec::new("restart", receiver.url())
-        })
-        .await
-        .unwrap();
+    ordered_endpoint(&store, "restart", &receiver, "100ms,200ms").await;
     let (stop, running) = relay(&bus).await;
     let mut expected = publish(&bus, 200, "before").await;
     eventually(10, "deliveries under way", || async {

@@ -18,8 +18,18 @@ pub struct Service {
 }
 
 impl Service {
+    /// `base` followed by `path`.
+    #[allow(dead_code)] // not every binary makes URLs
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// The address it listens on.
+    #[allow(dead_code)] // used by the binaries with raw socket clients only
+    pub fn addr(&self) -> std::net::SocketAddr {
+        let text = self.base.trim_start_matches("http://");
+        text.parse()
+            .unwrap_or_else(|e| panic!("{text:?} is not an address: {e}"))
     }
 
     /// Triggers the shutdown and waits (bounded) for `serve` to return.
@@ -53,4 +63,29 @@ pub async fn start_service(bus: &Bus, config: ServiceConfig) -> Service {
         shutdown: Some(tx),
         task,
     }
+}
+
+/// Publishes `n` `repo-sync-finished` events with a 4 KiB traceback each
+/// (3,000 of them are more than the socket buffers between the service
+/// and a client hold), 64 at a time; every publish must be acked.
+#[allow(dead_code)] // used by the binaries that test stalled clients only
+pub async fn publish_large(bus: &Bus, n: u64) {
+    use futures_util::StreamExt;
+    let publisher = bus.publisher();
+    let results: Vec<_> = futures_util::stream::iter(0..n)
+        .map(|i| {
+            let publisher = publisher.clone();
+            async move {
+                let mut body =
+                    repobus_testkit::sync_finished_body(&format!("repo-{i}"), "success", i);
+                body["traceback"] = serde_json::Value::String("t".repeat(4096));
+                let event =
+                    repobus::Event::from_value(repobus::EventType::RepoSyncFinished, body).unwrap();
+                publisher.publish(&event).await
+            }
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    assert!(results.iter().all(Result::is_ok), "every publish acked");
 }
