@@ -63,13 +63,13 @@ impl<S> WriteTimeout<S> {
     }
 
     /// `polled` as it is, or a `TimedOut` error once writes have been
-    /// pending for the whole timeout.
+    /// pending for the whole timeout (never with a zero timeout).
     fn watch<T>(
         &mut self,
         cx: &mut Context<'_>,
         polled: Poll<io::Result<T>>,
     ) -> Poll<io::Result<T>> {
-        if polled.is_ready() {
+        if polled.is_ready() || self.timeout.is_zero() {
             self.stalled = None;
             return polled;
         }
@@ -182,5 +182,12 @@ mod tests {
         });
         slow.write_all(&[b'y'; 64]).await.unwrap();
         assert_eq!(reading.await.unwrap(), 64);
+
+        // Zero: no timeout; a write to a reader that reads nothing waits.
+        let (_client, server) = tokio::io::duplex(16);
+        let mut patient = WriteTimeout::new(server, Duration::ZERO);
+        let waited =
+            tokio::time::timeout(Duration::from_millis(300), patient.write_all(&[b'z'; 64])).await;
+        assert!(waited.is_err(), "the write still waits: {waited:?}");
     }
 }

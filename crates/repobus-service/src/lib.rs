@@ -126,8 +126,8 @@ pub struct ServiceConfig {
     /// [`serve`] closes a connection whose writes make no progress for
     /// this long (a client that stopped reading; the clock restarts with
     /// every byte written, so a slow reader is not affected). Default
-    /// [`DEFAULT_WRITE_TIMEOUT`]. Not applied by [`router`], which leaves
-    /// the connections to whoever serves it.
+    /// [`DEFAULT_WRITE_TIMEOUT`]; zero turns it off. Not applied by
+    /// [`router`], which leaves the connections to whoever serves it.
     pub write_timeout: std::time::Duration,
 }
 
